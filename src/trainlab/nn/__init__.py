@@ -1,0 +1,1 @@
+"""The network: initializers, activations, normalization layers and the MLP built from them."""

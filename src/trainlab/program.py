@@ -1,0 +1,275 @@
+"""The compiled training program: many trials of one static config trained at once.
+
+A *trial* is one seed with one set of traced numbers (``config.traced_values``: lr, momentum,
+kappa, dropout rates, ...). Every function below is written for one trial and vmapped over a
+leading trial axis, then jitted once per static signature, so trials that differ only in those
+numbers, and later runs of the same shape, reuse the compiled program.
+
+One epoch is one call: shuffle with the epoch's key, ``lax.scan`` over the mini-batches, then
+evaluate (train and validation) and update early stopping. Python only loops over epochs.
+
+Diverged trials (a non-finite loss) freeze where they are and report NaN from then on; trials
+that stopped early freeze too. Neither stops the others.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from trainlab import objectives, surfaces
+from trainlab.config import Config, batch_size_of, static_signature, with_values
+from trainlab.diagnostics import epoch_diagnostics
+from trainlab.nn import mlp
+from trainlab.optim import make_optimizer, make_schedule
+
+
+class Net(NamedTuple):
+    params: Any
+    state: Any  # BatchNorm running statistics
+
+
+class Carry(NamedTuple):
+    """Everything one trial carries from epoch to epoch."""
+
+    net: Net
+    opt_state: Any
+    step: jax.Array
+    best: Net  # the net at the best validation loss (a copy only with early stopping)
+    best_val: jax.Array
+    best_epoch: jax.Array
+    bad_checks: jax.Array  # early-stopping checks without improvement in a row
+    stopped: jax.Array
+    diverged: jax.Array
+
+
+class Shapes(NamedTuple):
+    """What the program needs to know of the data, besides the arrays themselves."""
+
+    task: str  # classification | regression | surface
+    n_features: int
+    n_outputs: int
+    n_classes: int
+    n_train: int
+    batch_size: int  # the effective size: the whole training set for full batch
+
+
+class Compiled(NamedTuple):
+    """The compiled executables of a program for one shape of inputs."""
+
+    init: Any
+    evaluate: Any
+    epoch: Any
+    final: Any
+
+
+def steps_per_epoch(shapes: Shapes) -> int:
+    return shapes.n_train // shapes.batch_size
+
+
+class Program:
+    """The jitted, trial-vmapped functions for one static config and data shape."""
+
+    def __init__(self, static_cfg: Config, shapes: Shapes):
+        self.cfg, self.shapes = static_cfg, shapes
+        self.full_batch = batch_size_of(static_cfg.batch_size) == 0
+        self.steps_per_epoch = 1 if shapes.task == "surface" else steps_per_epoch(shapes)
+        self.total_steps = self.steps_per_epoch * static_cfg.epochs
+        self.keep_best = static_cfg.early_stopping.enabled
+        trials = functools.partial(jax.vmap, in_axes=(0, 0, 0, None))
+        self.init = jax.jit(jax.vmap(self._init, in_axes=(0, 0, None)))
+        self.evaluate = jax.jit(trials(self._evaluate))
+        self.epoch = jax.jit(jax.vmap(self._epoch, in_axes=(0, 0, 0, None, None)))
+        self.final = jax.jit(trials(self._final))
+        self._compiled: dict = {}
+
+    def compile(self, values: dict, seeds: jax.Array, data: dict) -> "Compiled":
+        """Compile (once per shape of the inputs) the four functions a run calls."""
+        leaves, tree = jax.tree_util.tree_flatten((values, seeds, data))
+        key = (tree, tuple((leaf.shape, leaf.dtype) for leaf in leaves))
+        if key not in self._compiled:
+            carry = jax.eval_shape(self.init, values, seeds, data)
+            epoch = jax.ShapeDtypeStruct((), jnp.int32)
+            self._compiled[key] = Compiled(
+                init=self.init.lower(values, seeds, data).compile(),
+                evaluate=self.evaluate.lower(values, seeds, carry, data).compile(),
+                epoch=self.epoch.lower(values, seeds, carry, epoch, data).compile(),
+                final=self.final.lower(values, seeds, carry, data).compile(),
+            )
+        return self._compiled[key]
+
+    # ------------------------------------------------------------------ pieces of one trial
+    def _config(self, values: dict) -> Config:
+        return with_values(self.cfg, values)
+
+    def _optimizer(self, cfg: Config):
+        return make_optimizer(cfg.optimizer, cfg.schedule, self.steps_per_epoch, self.total_steps)
+
+    def _schedule(self, cfg: Config):
+        return make_schedule(cfg.schedule, cfg.optimizer.lr, self.steps_per_epoch,
+                             self.total_steps)
+
+    def _keys(self, seed):
+        """Independent streams for init, data order and dropout, from the trial's seed."""
+        init_key, order_key, dropout_key = jax.random.split(jax.random.PRNGKey(seed), 3)
+        return init_key, order_key, dropout_key
+
+    def _forward(self, cfg, net: Net, x, *, train: bool, key=None):
+        if self.shapes.task == "surface":
+            return None, net.state, []
+        return mlp.apply(cfg, net.params, net.state, x, train=train, key=key)
+
+    def _loss(self, cfg, params, state, x, y, key):
+        """The training objective (mean batch loss + penalty) and what the step reports."""
+        if self.shapes.task == "surface":
+            loss = surfaces.value(cfg.data, params["point"])
+            return loss, (state, loss)
+        out, state, _ = self._forward(cfg, Net(params, state), x, train=True, key=key)
+        loss = objectives.data_loss(cfg, out, y, self.shapes.n_classes)
+        return loss + objectives.penalty(cfg.regularizer, params), (state, loss)
+
+    def _init(self, values, seed, data) -> Carry:
+        cfg = self._config(values)
+        init_key, _, _ = self._keys(seed)
+        dtype = jnp.dtype(self.cfg.dtype)
+        if self.shapes.task == "surface":
+            net = Net({"point": jnp.asarray(self.cfg.data.start, dtype)}, {})
+        else:
+            net = Net(*mlp.init(
+                cfg, init_key, self.shapes.n_features, self.shapes.n_outputs, dtype
+            ))
+        opt_state = self._optimizer(cfg).init(net.params)
+        keep = net if self.keep_best else Net({}, {})
+        return Carry(
+            net, opt_state, jnp.zeros((), jnp.int32), keep, jnp.asarray(jnp.inf, dtype),
+            jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32), jnp.zeros((), bool),
+            jnp.zeros((), bool),
+        )
+
+    def _metrics(self, cfg, net: Net, x, y) -> dict:
+        """Loss (and accuracy) of the net in evaluation mode on a whole split."""
+        if self.shapes.task == "surface":
+            loss = surfaces.value(cfg.data, net.params["point"])
+            return {"loss": loss, "x": net.params["point"][0], "y": net.params["point"][1]}
+        if x.shape[0] == 0:  # no such split
+            nan = jnp.full((), jnp.nan, jnp.dtype(self.cfg.dtype))
+            return {"loss": nan, "acc": nan} if self.shapes.n_classes else {"loss": nan}
+        out, _, _ = self._forward(cfg, net, x, train=False)
+        metrics = {"loss": objectives.data_loss(cfg, out, y, self.shapes.n_classes)}
+        if self.shapes.n_classes:
+            hits = objectives.predictions(cfg, out) == y
+            metrics["acc"] = hits.mean(dtype=out.dtype)
+        return metrics
+
+    def _evaluate(self, values, seed, carry: Carry, data) -> dict:
+        """The per-epoch row: train and validation metrics, the lr in use, diagnostics."""
+        cfg = self._config(values)
+        net = carry.net
+        row = {f"train_{k}": v for k, v in self._metrics(cfg, net, *data["train"]).items()}
+        if self.shapes.task != "surface":
+            row |= {f"val_{k}": v for k, v in self._metrics(cfg, net, *data["val"]).items()}
+            row["train_objective"] = row["train_loss"] + objectives.penalty(
+                cfg.regularizer, net.params
+            )
+        last_step = jnp.maximum(carry.step - 1, 0)  # the lr of the epoch's last step
+        row["lr"] = jnp.asarray(self._schedule(cfg)(last_step), jnp.dtype(self.cfg.dtype))
+        row["step"] = carry.step
+        if self.shapes.task != "surface":
+            row |= epoch_diagnostics(cfg, net, data["probe"], self._forward)
+        # A diverged trial reports NaN from then on, not the frozen params' numbers.
+        return jax.tree_util.tree_map(
+            lambda v: jnp.where(carry.diverged, jnp.nan, v)
+            if jnp.issubdtype(v.dtype, jnp.floating) else v, row,
+        )
+
+    def _train_step(self, cfg, tx, dropout_key, carry: Carry, batch) -> tuple[Carry, None]:
+        x, y = batch
+        net = carry.net
+        key = jax.random.fold_in(dropout_key, carry.step)
+        (_, (state, loss)), grads = jax.value_and_grad(self._loss, argnums=1, has_aux=True)(
+            cfg, net.params, net.state, x, y, key
+        )
+        updates, opt_state = tx.update(grads, carry.opt_state, net.params)
+        params = objectives.constrain(
+            cfg.regularizer, jax.tree_util.tree_map(jnp.add, net.params, updates)
+        )
+        finite = jnp.isfinite(loss)
+        active = ~carry.stopped & ~carry.diverged & finite
+        keep = lambda new, old: jax.tree_util.tree_map(  # noqa: E731
+            lambda n, o: jnp.where(active, n, o), new, old
+        )
+        return carry._replace(
+            net=keep(Net(params, state), net),
+            opt_state=keep(opt_state, carry.opt_state),
+            step=carry.step + active.astype(jnp.int32),
+            diverged=carry.diverged | (~finite & ~carry.stopped),
+        ), None
+
+    def _batches(self, order_key, epoch, data):
+        """The epoch's mini-batches, (steps, batch, ...): shuffled by the epoch's key, the
+        remainder dropped; full batch keeps the data order."""
+        x, y = data["train"]
+        if self.shapes.task == "surface":
+            return jnp.zeros((1, 1, 1)), jnp.zeros((1, 1))
+        if self.full_batch:
+            return x[None], y[None]
+        n, size = self.steps_per_epoch, self.shapes.batch_size
+        order = jax.random.permutation(jax.random.fold_in(order_key, epoch), x.shape[0])
+        index = order[: n * size].reshape(n, size)
+        return x[index], y[index]
+
+    def _epoch(self, values, seed, carry: Carry, epoch, data) -> tuple[Carry, dict]:
+        """Train one epoch (``epoch`` counts from 1), then evaluate and check early stopping."""
+        cfg = self._config(values)
+        _, order_key, dropout_key = self._keys(seed)
+        tx = self._optimizer(cfg)
+        step = functools.partial(self._train_step, cfg, tx, dropout_key)
+        carry, _ = jax.lax.scan(step, carry, self._batches(order_key, epoch, data))
+        row = self._evaluate(values, seed, carry, data)
+        return self._early_stopping(carry, row, epoch), row
+
+    def _early_stopping(self, carry: Carry, row: dict, epoch) -> Carry:
+        es = self.cfg.early_stopping
+        val_loss = row.get("val_loss", row["train_loss"])
+        live = ~carry.stopped & ~carry.diverged
+        improved = live & (val_loss < carry.best_val - es.min_delta)
+        best = carry.best
+        if self.keep_best:
+            best = jax.tree_util.tree_map(
+                lambda n, o: jnp.where(improved, n, o), carry.net, carry.best
+            )
+        carry = carry._replace(
+            best=best,
+            best_val=jnp.where(improved, val_loss, carry.best_val),
+            best_epoch=jnp.where(improved, epoch, carry.best_epoch),
+        )
+        if not es.enabled:
+            return carry
+        check = live & (epoch % es.every == 0)
+        bad = jnp.where(check, jnp.where(improved, 0, carry.bad_checks + 1), carry.bad_checks)
+        return carry._replace(bad_checks=bad, stopped=carry.stopped | (bad >= es.patience))
+
+    def _final(self, values, seed, carry: Carry, data) -> tuple[Net, dict]:
+        """The net the run returns (the best one with early stopping) and its test metrics."""
+        cfg = self._config(values)
+        net = carry.best if self.keep_best and self.cfg.early_stopping.restore_best else carry.net
+        if self.shapes.task == "surface":
+            return net, {}
+        test = {f"test_{k}": v for k, v in self._metrics(cfg, net, *data["test"]).items()}
+        return net, test
+
+
+_PROGRAMS: dict[tuple[str, Shapes], Program] = {}
+
+
+def program_for(cfg: Config, shapes: Shapes) -> Program:
+    """The compiled program for this config's static signature and these data shapes, built
+    once per process and reused: its traced fields are read from the trial values at run time,
+    so any config of the same signature can stand for all of them."""
+    key = (static_signature(cfg), shapes)
+    if key not in _PROGRAMS:
+        _PROGRAMS[key] = Program(cfg, shapes)
+    return _PROGRAMS[key]

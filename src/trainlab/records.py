@@ -1,0 +1,138 @@
+"""What a run leaves behind: tables from the history, summaries, and atomic file writes.
+
+File contract (DESIGN.md): ``metrics.csv`` one row per (seed, epoch); ``summary.json``;
+``params_{init,final,best}.npz`` with arrays ``layers.<i>.<name>``. Every file is written to a
+temporary name and renamed, and ``summary.json`` is written last: a run without it did not
+finish.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+LEADING_COLUMNS = [
+    "seed", "epoch", "step", "lr", "train_loss", "train_acc", "val_loss", "val_acc",
+]
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> None:
+    atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
+
+
+def write_json(data: dict, path: Path) -> None:
+    def write(tmp: Path) -> None:
+        tmp.write_text(json.dumps(_json_safe(data), indent=2) + "\n")
+
+    atomic_write(path, write)
+
+
+def write_npz(arrays: dict[str, np.ndarray], path: Path) -> None:
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+
+    atomic_write(path, write)
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN and inf become null (JSON has no such numbers); numpy scalars become Python's."""
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def metrics_table(history: dict[str, np.ndarray], seeds: list[int]) -> pd.DataFrame:
+    """One row per (seed, epoch) from ``history[name]`` arrays of shape (seeds, epochs + 1),
+    epoch 0 being the evaluation at initialization."""
+    n_seeds, n_rows = next(iter(history.values())).shape[:2]
+    frame = pd.DataFrame({
+        "seed": np.repeat(np.asarray(seeds), n_rows),
+        "epoch": np.tile(np.arange(n_rows), n_seeds),
+    })
+    for name, values in history.items():
+        frame[name] = np.asarray(values).reshape(n_seeds * n_rows)
+    for name in LEADING_COLUMNS:
+        if name not in frame:
+            frame[name] = np.nan  # e.g. accuracy of a regression: an empty cell
+    rest = [c for c in frame.columns if c not in LEADING_COLUMNS]
+    return frame[LEADING_COLUMNS + rest]
+
+
+SEED_FIELDS = (
+    "best_epoch", "best_val_loss", "best_val_acc", "final_train_loss", "final_train_acc",
+    "final_val_loss", "final_val_acc", "test_loss", "test_acc",
+)
+
+
+def seed_summary(table: pd.DataFrame, best_epoch: int, status: str, test: dict) -> dict:
+    """The summary fields of one seed from its rows of the metrics table."""
+    last = table.iloc[-1]
+    at_best = table[table.epoch == best_epoch]
+    best = at_best.iloc[0] if len(at_best) else last
+    return {
+        "status": status,
+        "best_epoch": int(best_epoch),
+        "best_val_loss": float(best["val_loss"]),
+        "best_val_acc": float(best["val_acc"]),
+        "final_train_loss": float(last["train_loss"]),
+        "final_train_acc": float(last["train_acc"]),
+        "final_val_loss": float(last["val_loss"]),
+        "final_val_acc": float(last["val_acc"]),
+        "test_loss": float(test.get("test_loss", np.nan)),
+        "test_acc": float(test.get("test_acc", np.nan)),
+    }
+
+
+def combine_seeds(per_seed: list[dict]) -> dict:
+    """Mean over seeds of each field, with its std as ``<field>_std`` when seeds > 1; the
+    status is the worst one (diverged, then stopped_early, then ok)."""
+    statuses = [s["status"] for s in per_seed]
+    status = next((s for s in ("diverged", "stopped_early") if s in statuses), "ok")
+    summary: dict[str, Any] = {"status": status}
+    for field in SEED_FIELDS:
+        values = np.array([s[field] for s in per_seed], dtype=float)
+        finite = values[np.isfinite(values)]
+        summary[field] = float(finite.mean()) if len(finite) else float("nan")
+        if len(per_seed) > 1:
+            summary[f"{field}_std"] = float(finite.std()) if len(finite) else float("nan")
+    summary["best_epoch"] = int(round(summary["best_epoch"])) if per_seed else 0
+    if len(per_seed) > 1:
+        summary["n_diverged"] = statuses.count("diverged")
+    return summary
+
+
+def objective_value(summary: dict, name: str) -> float:
+    """The number a sweeper minimizes; errors are 1 - accuracy."""
+    if name.endswith("_error"):
+        value = 1.0 - summary[name.replace("_error", "_acc")]
+    else:
+        value = summary[name]
+    return float(value) if value is not None and math.isfinite(value) else float("inf")
