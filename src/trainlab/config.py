@@ -612,3 +612,21 @@ def static_signature(cfg: Config) -> str:
     blank = with_values(cfg, {path: None for path in traced_values(cfg)})
     blank = dataclasses.replace(blank, seed=0, objective="", progress=False, save_params=False)
     return json.dumps(dataclasses.asdict(blank), sort_keys=True, default=str)
+
+
+def compose(overrides: list[str] = ()) -> Config:
+    """The validated config that ``train OVERRIDES`` would run, built without a command line
+    (for tests, experiments and tools). Bad overrides raise ConfigError."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_module
+    from hydra.errors import HydraException
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    register_configs()
+    try:
+        with initialize_config_module("trainlab.conf", version_base="1.3"):
+            cfg = hydra_compose("config", overrides=list(overrides))
+        return validate(OmegaConf.to_object(cfg))
+    except (HydraException, OmegaConfBaseException) as error:
+        raise ConfigError(" ".join(str(error).split())) from None

@@ -48,9 +48,11 @@ def make_schedule(cfg: Schedule, lr, steps_per_epoch: int, total_steps: int) -> 
         cosine = optax.cosine_decay_schedule(lr, total, alpha=cfg.final_fraction)
         return lambda count: cosine(units(count))
     if cfg.name == "warmup_cosine":
-        warmup_cosine = optax.warmup_cosine_decay_schedule(
-            0.0, lr, cfg.warmup, max(total, cfg.warmup + 1), end_value=lr * cfg.final_fraction
-        )
+        # optax.warmup_cosine_decay_schedule branches on the peak value, which may be traced.
+        warmup_cosine = optax.join_schedules([
+            optax.linear_schedule(0.0, lr, max(cfg.warmup, 1)),
+            optax.cosine_decay_schedule(lr, max(total - cfg.warmup, 1), cfg.final_fraction),
+        ], [cfg.warmup])
         return lambda count: warmup_cosine(units(count))
     raise ValueError(f"unknown schedule {cfg.name}")
 
@@ -65,9 +67,10 @@ def _momentum(learning_rate, momentum, form: str):
 
 def _adamw(learning_rate, b1, b2, eps, eps_root, weight_decay, scaled: bool):
     if scaled:
-        return optax.adamw(learning_rate, b1, b2, eps, eps_root, weight_decay, mask=weight_mask)
+        return optax.adamw(learning_rate, b1=b1, b2=b2, eps=eps, eps_root=eps_root,
+                           weight_decay=weight_decay, mask=weight_mask)
     return optax.chain(
-        optax.adam(learning_rate, b1, b2, eps, eps_root),
+        optax.adam(learning_rate, b1=b1, b2=b2, eps=eps, eps_root=eps_root),
         optax.add_decayed_weights(-weight_decay, mask=weight_mask),
     )
 

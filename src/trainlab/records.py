@@ -18,6 +18,9 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 LEADING_COLUMNS = [
     "seed", "epoch", "step", "lr", "train_loss", "train_acc", "val_loss", "val_acc",
 ]
@@ -29,6 +32,7 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes it private; results are for everyone
     try:
         write(Path(tmp))
         os.replace(tmp, path)

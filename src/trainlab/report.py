@@ -52,7 +52,8 @@ def epoch_progress(epochs: int, label: str, enabled: bool = True) -> Iterator[Ca
 
 def print_summary(summary: dict, title: str) -> None:
     """The summary of one run as a two-column table (mean ± std over several seeds)."""
-    table = Table(title=title, show_header=True, header_style="bold")
+    table = Table(title=title, show_header=True, header_style="bold",
+                  min_width=min(len(title), Console().width))
     table.add_column("metric")
     table.add_column("value", justify="right")
     for name, fmt in _SHOWN.items():

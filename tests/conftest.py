@@ -1,0 +1,16 @@
+"""Shared test set-up: a private
+dataset cache, and small helpers to build configs without Hydra's command line."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+# Strict dtype promotion is not usable: optax itself mixes int32 step counts with floats.
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _dataset_cache(tmp_path_factory):
+    # One cache per test session, so tests never depend on (or damage) the user's own.
+    os.environ.setdefault("TRAINLAB_CACHE", str(tmp_path_factory.mktemp("cache")))
