@@ -6,7 +6,7 @@ Plain Python, callable without Hydra: the ``train`` command is a thin shell arou
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import jax
@@ -15,7 +15,9 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from trainlab import records, report
-from trainlab.config import Config, ConfigError, batch_size_of, traced_values, validate
+from trainlab.config import (
+    Config, ConfigError, batch_size_of, static_signature, traced_values, validate,
+)
 from trainlab.data import Dataset, load_dataset
 from trainlab.nn import mlp
 from trainlab.objectives import n_outputs
@@ -201,23 +203,117 @@ def write_run(out_dir: Path, cfg: Config, outcome: Outcome, trial: int, summary:
     records.write_json(summary, out_dir / "summary.json")
 
 
+@dataclass
+class Job:
+    """One run to do: its config, where its files go (None: nowhere), its command line."""
+
+    cfg: Config
+    out_dir: Path | None = None
+    overrides: list[str] = field(default_factory=list)
+
+
+def group_jobs(jobs: list[Job]) -> dict[str, list[int]]:
+    """Indices of the jobs that can share one compiled program, by static signature."""
+    groups: dict[str, list[int]] = {}
+    for index, job in enumerate(jobs):
+        groups.setdefault(static_signature(job.cfg), []).append(index)
+    return groups
+
+
+def _pad(values: dict[str, np.ndarray], seeds: np.ndarray, size: int):
+    """Repeat the last trial so every chunk has the same shape (and the same executable)."""
+    missing = size - len(seeds)
+    if missing == 0:
+        return values, seeds
+    pad = lambda a: np.concatenate([a, np.repeat(a[-1:], missing, axis=0)])  # noqa: E731
+    return {k: pad(v) for k, v in values.items()}, pad(seeds)
+
+
+def _concat(outcomes: list[Outcome], keep: list[int]) -> Outcome:
+    """One outcome from the chunks' outcomes, the first ``keep[i]`` trials of chunk i."""
+    def cat(*trees):
+        return jax.tree_util.tree_map(
+            lambda *a: np.concatenate([x[:k] for x, k in zip(a, keep)]), *trees
+        )
+
+    first = outcomes[0]
+    return Outcome(
+        history=cat(*[o.history for o in outcomes]),
+        params_init=cat(*[o.params_init for o in outcomes]),
+        params_final=cat(*[o.params_final for o in outcomes]),
+        params_best=cat(*[o.params_best for o in outcomes]) if first.params_best else None,
+        best_epoch=cat(*[o.best_epoch for o in outcomes]),
+        stopped=cat(*[o.stopped for o in outcomes]),
+        diverged=cat(*[o.diverged for o in outcomes]),
+        test=cat(*[o.test for o in outcomes]),
+        compile_s=sum(o.compile_s for o in outcomes),
+        run_s=sum(o.run_s for o in outcomes),
+        steps=cat(*[o.steps for o in outcomes]),
+    )
+
+
+def run_group(jobs: list[Job], *, chunk_size: int = 0, progress: bool = True,
+              label: str = "training") -> list[tuple[dict, "records.pd.DataFrame", Outcome]]:
+    """Train jobs of one static signature together: their trials (seeds x traced numbers)
+    in chunks of ``chunk_size`` (0: all at once), every chunk through the same executable.
+    Returns (summary, metrics table, outcome) per job, and writes each job's files."""
+    cfgs = [job.cfg for job in jobs]
+    lead = cfgs[0]
+    use_dtype(lead.dtype)
+    data = load_dataset(lead.data, lead.dtype)
+    shapes = shapes_of(lead, data)
+    program = program_for(lead, shapes)
+    arrays = device_data(data, lead.dtype)
+    values, seeds, owners = trial_values(cfgs)
+    size = chunk_size or len(seeds)
+    outcomes, keep = [], []
+    for start in range(0, len(seeds), size):
+        part = slice(start, start + size)
+        chunk_values, chunk_seeds = _pad({k: v[part] for k, v in values.items()}, seeds[part],
+                                         size if chunk_size else len(seeds))
+        outcomes.append(execute(program, chunk_values, chunk_seeds, arrays,
+                                progress=progress, label=label))
+        keep.append(len(seeds[part]))
+    outcome = outcomes[0] if len(outcomes) == 1 and keep[0] == len(seeds) else _concat(
+        outcomes, keep)
+    n_params = (mlp.n_params(_select(outcome.params_init, 0))
+                if shapes.task != "surface" else 2)
+    owners = np.asarray(owners)
+    results = []
+    for index, job in enumerate(jobs):
+        rows = np.flatnonzero(owners == index)
+        summary, table = summarize(job.cfg, outcome, rows, job.overrides, n_params)
+        if len(jobs) > 1:  # the group's time, shared out by trials
+            share = len(rows) / len(seeds)
+            summary["wall_s"] *= share
+            summary["compile_s"] *= share
+            summary["group_size"] = len(jobs)
+        if job.out_dir is not None:
+            write_run(Path(job.out_dir), job.cfg, outcome, int(rows[0]), summary, table)
+        results.append((summary, table, outcome))
+    return results
+
+
+def train_many(jobs: list[Job], *, chunk_size: int = 0, progress: bool = True) -> list[dict]:
+    """Train many jobs, each group of one static signature as one compiled program; returns
+    the summaries in the order of ``jobs``."""
+    summaries: list[dict | None] = [None] * len(jobs)
+    groups = group_jobs(jobs)
+    for number, indices in enumerate(groups.values(), start=1):
+        label = f"group {number}/{len(groups)}" if len(groups) > 1 else "training"
+        results = run_group([jobs[i] for i in indices], chunk_size=chunk_size,
+                            progress=progress, label=label)
+        for i, (summary, _, _) in zip(indices, results):
+            summaries[i] = summary
+    return summaries
+
+
 def train(cfg: Config | DictConfig, out_dir: Path | str | None = None,
           overrides: list[str] = ()) -> dict:
     """Train the config's seeds together, write the run's files into ``out_dir`` (if given),
     print a summary table, and return the summary."""
     cfg = to_config(cfg)
-    use_dtype(cfg.dtype)
-    data = load_dataset(cfg.data, cfg.dtype)
-    shapes = shapes_of(cfg, data)
-    program = program_for(cfg, shapes)
-    values, seeds, _ = trial_values([cfg])
-    outcome = execute(program, values, seeds, device_data(data, cfg.dtype),
-                      progress=cfg.progress)
-    n_params = (mlp.n_params(_select(outcome.params_init, 0))
-                if shapes.task != "surface" else 2)
-    summary, table = summarize(cfg, outcome, slice(None), overrides, n_params)
-    if out_dir is not None:
-        write_run(Path(out_dir), cfg, outcome, 0, summary, table)
+    [(summary, _, _)] = run_group([Job(cfg, out_dir, list(overrides))], progress=cfg.progress)
     report.print_summary(summary, title=f"trainlab: {_describe(cfg)}")
     return summary
 
