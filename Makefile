@@ -1,0 +1,56 @@
+# trainlab: `make help` lists the targets. Everything runs offline in a local .venv that the
+# first target creates; set PYTHON to pick the interpreter (3.11 or newer).
+
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+FIGURES := $(sort $(basename $(notdir $(wildcard experiments/*.yaml))))
+
+.DEFAULT_GOAL := help
+.PHONY: help install train test test-fast test-slow lint bench bench-sweep figures gallery clean
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z%_-]+:.*## ' $(MAKEFILE_LIST) | \
+		awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+	@echo "  figures: $(FIGURES)"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(STAMP) ## create .venv (if missing) and install trainlab with its test tools
+
+train: $(STAMP) ## run the default experiment: an MLP on MNIST-1D, summary table at the end
+	$(BIN)/train $(ARGS)
+
+test: $(STAMP) ## run the whole test suite (fast tests, then the slow ones)
+	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -m slow || [ $$? -eq 5 ]  # 5: no slow test collected
+
+test-fast: $(STAMP) ## only the fast tests
+	$(BIN)/python -m pytest -m "not slow"
+
+lint: $(STAMP) ## ruff
+	$(BIN)/ruff check src tests benchmarks
+
+bench: $(STAMP) ## workload W through trainlab vs hand-written JAX (and PyTorch if installed)
+	$(BIN)/python benchmarks/bench_train.py
+
+bench-sweep: $(STAMP) ## a 64-trial lr sweep: vectorized launcher vs basic, per-trial jit, PyTorch
+	$(BIN)/python benchmarks/bench_sweep.py
+
+fig-%: $(STAMP) ## build one lecture figure: results/NAME/figure.png and table.csv
+	$(BIN)/trainlab figure $*
+
+figures: $(STAMP) ## build every lecture figure
+	@set -e; for name in $(FIGURES); do $(BIN)/trainlab figure $$name; done
+
+gallery: $(STAMP) ## rebuild docs/gallery from results/ (run `make figures` first)
+	$(BIN)/trainlab figure --gallery
+
+clean: ## remove run outputs (outputs/, multirun/, results/), keep .venv
+	rm -rf outputs multirun results
