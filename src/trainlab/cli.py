@@ -13,9 +13,16 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from trainlab.config import ConfigError, register_configs
+from omegaconf import OmegaConf
+
+from trainlab.config import GROUPS, ConfigError, register_configs
 
 register_configs()
+OmegaConf.register_new_resolver(
+    "trainlab_groups",
+    lambda: "\n".join(f"{group}: {', '.join(sorted(choices))}" for group, choices in GROUPS.items()),
+    replace=True,
+)
 
 
 def _fail(message: str) -> None:

@@ -439,7 +439,7 @@ def register_configs() -> None:
     store.store(name="schema", node=Config)
     for group, choices in GROUPS.items():
         for name, schema in choices.items():
-            store.store(group=group, name=name, node=schema(name=name))
+            store.store(group=f"schema/{group}", name=name, node=schema(name=name))
 
 
 # --------------------------------------------------------------------------------- checks
