@@ -14,3 +14,14 @@ import pytest
 def _dataset_cache(tmp_path_factory):
     # One cache per test session, so tests never depend on (or damage) the user's own.
     os.environ.setdefault("TRAINLAB_CACHE", str(tmp_path_factory.mktemp("cache")))
+
+
+@pytest.fixture
+def x64():
+    """float64 for one test (exact comparisons), restoring the previous mode afterwards."""
+    import jax
+
+    before = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", True)
+    yield
+    jax.config.update("jax_enable_x64", before)

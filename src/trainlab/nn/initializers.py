@@ -6,7 +6,7 @@ exactly those of the lecture formulas (jax's own ``he_normal`` and ``lecun_norma
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp

@@ -56,7 +56,7 @@ def init(cfg: Config, key: jax.Array, n_features: int, n_outputs: int, dtype) ->
     fan_ins = [n_inputs(cfg.model, n_features), *widths]
     init_w = weight_initializer(cfg.init)
     params, state = [], []
-    for i, (fan_in, units) in enumerate(zip(fan_ins, [*widths, n_outputs])):
+    for i, (fan_in, units) in enumerate(zip(fan_ins, [*widths, n_outputs], strict=True)):
         hidden = i < len(widths)
         fan_out = pre_activation_width(cfg.activation, units) if hidden else units
         w = init_w(jax.random.fold_in(key, i), (fan_in, fan_out), dtype)
@@ -96,7 +96,7 @@ def apply(
     if train and _dropout_on(model.input_dropout):
         h = _dropout(jax.random.fold_in(key, len(layers)), h, model.input_dropout)
     new_state, taps = [], []
-    for i, (layer, layer_state) in enumerate(zip(layers[:-1], state["layers"])):
+    for i, (layer, layer_state) in enumerate(zip(layers[:-1], state["layers"][:-1], strict=True)):
         z = h @ layer["w"] + layer["b"]
         if norm.position == "before":
             z, layer_state = normalization.apply(norm, layer, layer_state, z, train=train)
