@@ -130,6 +130,13 @@ class Mlp(Model):
 
 
 @dataclass
+class Linear(Model):
+    """No hidden layer: logistic (softmax) regression, or linear regression with loss=mse."""
+
+    name: str = "linear"
+
+
+@dataclass
 class Polynomial(Model):
     """A linear model on polynomial features of a 1-D input (capacity lecture)."""
 
@@ -403,7 +410,7 @@ GROUPS: dict[str, dict[str, type]] = {
         "spirals": Spirals, "blobs": Blobs, "regression1d": Regression1d, "npz": Npz,
         "surface": Surface,
     },
-    "model": {"mlp": Mlp, "polynomial": Polynomial},
+    "model": {"mlp": Mlp, "linear": Linear, "polynomial": Polynomial},
     "init": {
         "zeros": Zeros, "constant": Constant, "uniform": Uniform, "normal": Normal,
     } | {
@@ -546,9 +553,11 @@ def validate(cfg: Config) -> Config:
     _check_fields(cfg, "")
     batch_size_of(cfg.batch_size)
     if isinstance(cfg.model, Mlp):
-        if any(not isinstance(w, int) or w < 1 for w in cfg.model.widths):
+        widths = list(cfg.model.widths)
+        if not widths or any(not isinstance(w, int) or w < 1 for w in widths):
             raise ConfigError(
-                f"model.widths={list(cfg.model.widths)}: must be a list of positive integers"
+                f"model.widths={widths}: must be a non-empty list of positive integers "
+                "(model=linear has no hidden layer)"
             )
     if cfg.objective not in SUMMARY_OBJECTIVES:
         raise ConfigError(f"objective={cfg.objective}: must be one of {', '.join(SUMMARY_OBJECTIVES)}")
