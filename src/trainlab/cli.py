@@ -11,16 +11,14 @@ import shutil
 import sys
 
 import hydra
-from omegaconf import DictConfig
-
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from trainlab.config import GROUPS, ConfigError, register_configs
 
 register_configs()
 OmegaConf.register_new_resolver(
     "trainlab_groups",
-    lambda: "\n".join(f"{group}: {', '.join(sorted(choices))}" for group, choices in GROUPS.items()),
+    lambda: "\n".join(f"{group}: {', '.join(sorted(names))}" for group, names in GROUPS.items()),
     replace=True,
 )
 

@@ -541,7 +541,9 @@ def batch_size_of(value: Any) -> int:
     try:
         size = int(value)
     except ValueError:
-        raise ConfigError(f"batch_size={value}: must be a positive integer, or full (or 0)")
+        raise ConfigError(
+            f"batch_size={value}: must be a positive integer, or full (or 0)"
+        ) from None
     if size < 0:
         raise ConfigError(f"batch_size={value}: must be a positive integer, or full (or 0)")
     return size
@@ -560,7 +562,8 @@ def validate(cfg: Config) -> Config:
                 "(model=linear has no hidden layer)"
             )
     if cfg.objective not in SUMMARY_OBJECTIVES:
-        raise ConfigError(f"objective={cfg.objective}: must be one of {', '.join(SUMMARY_OBJECTIVES)}")
+        allowed = ", ".join(SUMMARY_OBJECTIVES)
+        raise ConfigError(f"objective={cfg.objective}: must be one of {allowed}")
     return cfg
 
 

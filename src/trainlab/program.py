@@ -86,7 +86,7 @@ class Program:
         self.final = jax.jit(trials(self._final))
         self._compiled: dict = {}
 
-    def compile(self, values: dict, seeds: jax.Array, data: dict) -> "Compiled":
+    def compile(self, values: dict, seeds: jax.Array, data: dict) -> Compiled:
         """Compile (once per shape of the inputs) the four functions a run calls."""
         leaves, tree = jax.tree_util.tree_flatten((values, seeds, data))
         key = (tree, tuple((leaf.shape, leaf.dtype) for leaf in leaves))

@@ -16,7 +16,12 @@ from omegaconf import DictConfig, OmegaConf
 
 from trainlab import records, report
 from trainlab.config import (
-    Config, ConfigError, batch_size_of, static_signature, traced_values, validate,
+    Config,
+    ConfigError,
+    batch_size_of,
+    static_signature,
+    traced_values,
+    validate,
 )
 from trainlab.data import Dataset, load_dataset
 from trainlab.nn import mlp
@@ -161,7 +166,7 @@ def _select(tree, index):
 
 
 def summarize(cfg: Config, outcome: Outcome, rows: slice | np.ndarray, overrides: list[str],
-              n_params: int) -> tuple[dict, "records.pd.DataFrame"]:
+              n_params: int) -> tuple[dict, records.pd.DataFrame]:
     """The metrics table and summary of one job (its trials are ``rows`` of the outcome)."""
     index = np.arange(len(outcome.steps))[rows]
     seeds = [cfg.seed + i for i in range(len(index))]
@@ -253,7 +258,7 @@ def _concat(outcomes: list[Outcome], keep: list[int]) -> Outcome:
 
 
 def run_group(jobs: list[Job], *, chunk_size: int = 0, progress: bool = True,
-              label: str = "training") -> list[tuple[dict, "records.pd.DataFrame", Outcome]]:
+              label: str = "training") -> list[tuple[dict, records.pd.DataFrame, Outcome]]:
     """Train jobs of one static signature together: their trials (seeds x traced numbers)
     in chunks of ``chunk_size`` (0: all at once), every chunk through the same executable.
     Returns (summary, metrics table, outcome) per job, and writes each job's files."""

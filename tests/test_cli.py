@@ -1,0 +1,151 @@
+"""The `train` command end to end, in a subprocess as a user runs it: the files of the run
+contract, every group overridden at once, determinism, and one-line errors for bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from trainlab.config import GROUPS
+
+CONF = Path(__file__).resolve().parents[1] / "src" / "trainlab" / "conf"
+TRAIN = [sys.executable, "-m", "trainlab.cli"]
+SUMMARY_KEYS = {
+    "status", "best_epoch", "best_val_loss", "best_val_acc", "final_train_loss",
+    "final_val_loss", "test_loss", "test_acc", "n_params", "wall_s", "compile_s",
+    "steps_per_s", "overrides",
+}
+METRICS_COLUMNS = ["seed", "epoch", "step", "lr", "train_loss", "train_acc", "val_loss",
+                   "val_acc"]
+
+
+def train(run_dir: Path, *overrides: str) -> subprocess.CompletedProcess:
+    args = [*TRAIN, f"hydra.run.dir={run_dir}", "progress=false", *overrides]
+    return subprocess.run(args, capture_output=True, text=True, timeout=300)
+
+
+def test_every_choice_has_a_config_file():
+    for group, choices in GROUPS.items():
+        files = {p.stem for p in (CONF / group).glob("*.yaml")}
+        assert files == set(choices), group
+
+
+def test_help_lists_every_group_and_choice():
+    result = subprocess.run([*TRAIN, "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0
+    for group, choices in GROUPS.items():
+        line = next(x for x in result.stdout.splitlines() if x.startswith(f"{group}: "))
+        assert set(line.split(": ", 1)[1].split(", ")) == set(choices)
+    assert "schema/" not in result.stdout
+
+
+def test_default_run_writes_the_contract(tmp_path):
+    result = train(tmp_path, "epochs=2", "model.widths=[32]")
+    assert result.returncode == 0, result.stderr
+    metrics = pd.read_csv(tmp_path / "metrics.csv")
+    assert list(metrics.columns[: len(METRICS_COLUMNS)]) == METRICS_COLUMNS
+    assert list(metrics.epoch) == [0, 1, 2]
+    assert metrics.step.iloc[-1] == 2 * (3200 // 128)  # MNIST-1D: 4000 train, 20% validation
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary.keys() >= SUMMARY_KEYS
+    assert summary["status"] == "ok"
+    assert summary["overrides"] == ["progress=false", "epochs=2", "model.widths=[32]"]
+    assert summary["n_params"] == 40 * 32 + 32 + 32 * 10 + 10
+    with np.load(tmp_path / "params_final.npz") as params:
+        assert sorted(params.files) == ["layers.0.b", "layers.0.w", "layers.1.b", "layers.1.w"]
+        assert params["layers.0.w"].shape == (40, 32)
+    assert (tmp_path / "params_init.npz").is_file()
+    assert "best_val_loss" in result.stdout  # the summary table
+
+
+def test_every_group_overridden_at_once(tmp_path):
+    result = train(
+        tmp_path, "data=moons", "data.n_samples=300", "model.widths=[16,16]",
+        "model.hidden_dropout=0.2", "init=xavier_uniform", "init.gain=1.5", "activation=tanh",
+        "normalization=batchnorm", "regularizer=l2", "regularizer.kappa=1e-3",
+        "optimizer=momentum", "optimizer.lr=0.05", "optimizer.form=ema", "schedule=cosine",
+        "loss=hinge", "seeds=3", "epochs=6", "batch_size=32", "early_stopping.enabled=true",
+        "early_stopping.patience=2", "dtype=float64",
+    )
+    assert result.returncode == 0, result.stderr
+    metrics = pd.read_csv(tmp_path / "metrics.csv")
+    assert sorted(metrics.seed.unique()) == [0, 1, 2]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert {"best_val_loss_std", "test_acc_std"} <= summary.keys()
+    assert np.isfinite(summary["best_val_loss"])
+    assert (tmp_path / "params_best.npz").is_file()  # early stopping keeps the best params
+    with np.load(tmp_path / "params_final.npz") as params:
+        assert {"layers.0.gamma", "layers.0.beta"} <= set(params.files)
+        assert params["layers.0.w"].dtype == np.float64
+
+
+def test_same_seed_same_numbers_bit_for_bit(tmp_path):
+    args = ("data=moons", "data.n_samples=200", "model.widths=[8]", "epochs=3",
+            "model.hidden_dropout=0.5", "batch_size=16")
+    for name in ("a", "b"):
+        assert train(tmp_path / name, *args).returncode == 0
+    first, second = ((tmp_path / n / "metrics.csv").read_bytes() for n in ("a", "b"))
+    assert first == second
+    other = train(tmp_path / "c", *args, "seed=1")
+    assert (tmp_path / "c" / "metrics.csv").read_bytes() != first, other.stderr
+
+
+def _npz(tmp_path: Path, **arrays) -> list[str]:
+    path = tmp_path / "data.npz"
+    np.savez(path, **arrays)
+    return ["data=npz", f"data.path={path}"]
+
+
+def _text_file(tmp_path: Path) -> list[str]:
+    path = tmp_path / "notes.npz"
+    path.write_text("not an npz file")
+    return ["data=npz", f"data.path={path}"]
+
+
+X = np.random.default_rng(0).normal(size=(20, 3))
+Y = np.arange(20) % 2
+X_NAN = np.where(np.arange(60).reshape(20, 3) == 7, np.nan, X)
+
+# name -> (overrides, or a function of tmp_path making them; a word the error must name)
+BAD_INPUTS = {
+    "unknown choice": (["optimizer=adamx"], "optimizer"),
+    "unknown key": (["optimizer.lrr=0.1"], "lrr"),
+    "wrong type": (["epochs=many"], "epochs"),
+    "lr zero": (["optimizer.lr=0"], "optimizer.lr"),
+    "lr negative": (["optimizer.lr=-0.1"], "optimizer.lr"),
+    "dropout one": (["model.hidden_dropout=1.0"], "model.hidden_dropout"),
+    "dropout negative": (["model.input_dropout=-0.1"], "model.input_dropout"),
+    "widths empty": (["model.widths=[]"], "model.widths"),
+    "widths zero": (["model.widths=[16,0]"], "model.widths"),
+    "patience zero": (["early_stopping.patience=0"], "early_stopping.patience"),
+    "npz missing": (lambda tmp: ["data=npz", f"data.path={tmp / 'nowhere.npz'}"], "data.path"),
+    "npz malformed": (_text_file, "data.path"),
+    "npz without y": (lambda tmp: _npz(tmp, x_train=X), "y_train"),
+    "npz nan": (lambda tmp: _npz(tmp, x_train=X_NAN, y_train=Y), "NaN"),
+    "labels out of range": (lambda tmp: _npz(tmp, x_train=X, y_train=Y + 1, n_classes=2),
+                            "labels"),
+    "batch larger than data": (["data=xor", "batch_size=8"], "batch_size"),
+    "batch size word": (["batch_size=half"], "batch_size"),
+}
+
+
+@pytest.mark.parametrize("name", BAD_INPUTS)
+def test_bad_input_is_one_clear_line_and_leaves_nothing(tmp_path, name):
+    overrides, word = BAD_INPUTS[name]
+    if callable(overrides):
+        overrides = overrides(tmp_path)
+    run_dir = tmp_path / "run"
+    result = train(run_dir, *overrides)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("train: error: ")
+    assert word in lines[0]
+    assert "Traceback" not in result.stderr + result.stdout
+    assert not run_dir.exists() or not any(run_dir.iterdir()), list(run_dir.iterdir())
