@@ -1,0 +1,57 @@
+"""``trainlab figure``: build the lecture figures of FIGURES.md from trainlab runs.
+
+    trainlab figure NAME [--reduced] [--out DIR]   train experiments/NAME.yaml, draw, check
+    trainlab figure NAME --from DIR                redraw from stored runs, no training
+    trainlab figure --list                         the figures there are
+    trainlab figure --gallery [--out DIR]          copy results/*/figure.png to docs/gallery
+
+Writes DIR/figure.png and DIR/table.csv (DIR defaults to results/NAME), prints the table and
+every must-show check; the exit code is 1 when a check fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from trainlab.config import ConfigError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="trainlab figure", description="Build (or redraw) a lecture figure.")
+    parser.add_argument("name", nargs="?", help="a figure: experiments/NAME.yaml")
+    parser.add_argument("--from", dest="source", type=Path, metavar="DIR",
+                        help="read the runs from DIR instead of training them")
+    parser.add_argument("--reduced", action="store_true",
+                        help="the experiment's reduced size (what its test runs)")
+    parser.add_argument("--out", type=Path, metavar="DIR",
+                        help="output folder (default results/NAME, or docs/gallery)")
+    parser.add_argument("--list", action="store_true", help="list the figures")
+    parser.add_argument("--gallery", action="store_true",
+                        help="copy results/*/figure.png into docs/gallery/NAME.png")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
+    from trainlab.figures import common, experiment
+
+    if args.list:
+        print("\n".join(experiment.names()))
+        return 0
+    if args.gallery:
+        copied = common.gallery(target=args.out or Path("docs/gallery"))
+        print(f"copied {len(copied)} figures into {args.out or 'docs/gallery'}")
+        return 0
+    if not args.name:
+        _parser().print_usage(sys.stderr)
+        return 2
+    try:
+        built = common.build(args.name, out=args.out, source=args.source,
+                             reduced=args.reduced, show=True)
+    except ConfigError as error:
+        print(f"trainlab figure: error: {error}", file=sys.stderr)
+        return 2
+    return 1 if common.failures(built.checks) else 0

@@ -1,0 +1,112 @@
+"""Each activation function and its derivative (lectures 000 and 001).
+
+Trains nothing: f is trainlab's own ``activate`` on a grid of pre-activations z, and f' its
+autodiff derivative, so the plot shows exactly what the networks compute.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from trainlab.figures.common import Check
+from trainlab.nn.activations import activate, activation_params
+
+FAMOUS = {"sigmoid": 0.25, "tanh": 1.0}  # max of the derivative, at z = 0
+
+
+def _affine(a: float, b: float) -> str:
+    slope = {1.0: "z", -1.0: "-z", 0.0: ""}.get(float(a), f"{a:g}z")
+    return (slope + (f"{b:+g}" if b else "")) or "0"
+
+
+def _label(cfg, pieces: np.ndarray) -> str:
+    name = cfg.name.replace("_", " ")
+    if cfg.name in ("leaky_relu", "elu", "prelu"):
+        return f"{name} (alpha={cfg.alpha:g})"
+    if cfg.name == "maxout":
+        return "maxout: max(" + ", ".join(_affine(a, b) for a, b in pieces) + ")"
+    return name
+
+
+def _function(cfg, pieces: np.ndarray):
+    """z -> f(z) for one scalar z, through trainlab's activation of a one-unit layer."""
+    layer = activation_params(cfg, 1, jnp.float32)
+
+    def f(z):
+        if cfg.name == "maxout":  # the layer's pieces pre-activations, here affine in z
+            pre = jnp.asarray(pieces[:, 0]) * z + jnp.asarray(pieces[:, 1])
+        else:
+            pre = z[None]
+        return activate(cfg, pre[None, :], layer)[0, 0]
+
+    return f
+
+
+def table(runs, options) -> pd.DataFrame:
+    z = np.linspace(options["z_min"], options["z_max"], options["points"], dtype=np.float32)
+    pieces = np.asarray(options["maxout_pieces"], np.float32)
+    frames = []
+    for run in runs:
+        f = _function(run.cfg.activation, pieces)
+        value = jax.vmap(f)(jnp.asarray(z))
+        slope = jax.vmap(jax.grad(f))(jnp.asarray(z))
+        frames.append(pd.DataFrame({
+            "activation": _label(run.cfg.activation, pieces), "z": z,
+            "f": np.asarray(value), "df": np.asarray(slope),
+        }))
+    return pd.concat(frames, ignore_index=True)
+
+
+def brief(table: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for name, part in table.groupby("activation", sort=False):
+        at0 = part.iloc[(part.z.abs()).argmin()]
+        rows.append({"activation": name, "f min": part.f.min(), "f max": part.f.max(),
+                     "f' min": part.df.min(), "f' max": part.df.max(), "f'(0)": at0.df})
+    return pd.DataFrame(rows)
+
+
+def check(table: pd.DataFrame) -> list[Check]:
+    checks = []
+    for name, expected in FAMOUS.items():
+        top = table[table.activation == name].df.max()
+        checks.append(Check(f"{name}' max = {expected:g}", abs(top - expected) < 1e-4,
+                            f"{top:.6f}"))
+    complete = table.groupby("activation")[["f", "df"]].apply(
+        lambda p: bool(np.isfinite(p.to_numpy()).all() and p.df.abs().max() > 0))
+    checks.append(Check("every panel has both f and f'", bool(complete.all()),
+                        f"{int(complete.sum())}/{len(complete)} activations"))
+    return checks
+
+
+def draw(table: pd.DataFrame):
+    names = list(dict.fromkeys(table.activation))
+    cols = 3
+    rows = -(-len(names) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
+    for ax, name in zip(axes.flat, names, strict=False):
+        part = table[table.activation == name]
+        ax.axhline(0, color="0.8", lw=0.8)
+        ax.axvline(0, color="0.8", lw=0.8)
+        ax.plot(part.z, part.f, color="C0", lw=2, label="f(z)")
+        ax.plot(part.z, part.df, color="C3", lw=1.5, ls="--", label="f'(z)")
+        ax.set_title(name)
+        ax.set_xlabel("pre-activation z")
+        if ax.get_subplotspec().is_first_col():
+            ax.set_ylabel("f(z), f'(z)")
+        ax.set_ylim(-1.6, 4.1 if part.f.max() > 1.5 else 1.6)
+        ax.grid(alpha=0.3)
+        if name == "sigmoid":
+            ax.annotate("max f' = 0.25", (0, 0.25), (0.8, -0.9), fontsize=9,
+                        arrowprops={"arrowstyle": "->", "color": "C3"})
+    for ax in axes.flat[len(names):]:
+        ax.axis("off")
+    axes[0, 0].legend(loc="upper left")
+    fig.suptitle("Activation functions f (solid) and their derivatives f' (dashed)",
+                 fontsize=14)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,212 @@
+"""Plumbing every figure shares: train an experiment's runs (or read them back), write the
+figure and its table atomically, print the table and the must-show checks.
+
+A figure module ``trainlab.figures.NAME`` (dashes become underscores) has three functions:
+
+    table(runs, options) -> pandas.DataFrame   the numbers behind the figure, from the runs
+    draw(table) -> matplotlib Figure           drawn from the table alone
+    check(table) -> list[Check]                every must-show criterion, passed or not
+
+and optionally ``brief(table)``, a short table to print (the full one goes to table.csv).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, never a window (and no display needed)
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from trainlab import records  # noqa: E402
+from trainlab.config import Config, ConfigError, compose  # noqa: E402
+from trainlab.figures.experiment import Experiment, Run, expand, load  # noqa: E402
+
+console = Console()
+
+
+@dataclass(frozen=True)
+class Check:
+    """One must-show criterion of FIGURES.md and what this build measured for it."""
+
+    criterion: str
+    ok: bool
+    measured: str = ""
+
+
+def failures(checks: list[Check]) -> list[Check]:
+    return [c for c in checks if not c.ok]
+
+
+def module_for(name: str) -> ModuleType:
+    return importlib.import_module(f"trainlab.figures.{name.replace('-', '_')}")
+
+
+# ------------------------------------------------------------------------- runs on disk
+def run_dir(root: Path, run: Run) -> Path:
+    return Path(root) / "runs" / run.arm / str(run.index)
+
+
+def train(runs: list[Run], root: Path, *, progress: bool = True) -> None:
+    """Train every run (one compiled program per static signature), files under root/runs."""
+    from trainlab.run import Job, train_many
+
+    jobs = [Job(r.cfg, run_dir(root, r), list(r.overrides)) for r in runs]
+    train_many(jobs, progress=progress)
+
+
+def _config_key(cfg: Config) -> str:
+    """Two configs that train the same run have the same key (progress bars aside)."""
+    cfg = dataclasses.replace(cfg, progress=True, save_params=True)
+    return json.dumps(dataclasses.asdict(cfg), sort_keys=True, default=str)
+
+
+def _read(folder: Path) -> tuple[pd.DataFrame, dict]:
+    return pd.read_csv(folder / "metrics.csv"), json.loads((folder / "summary.json").read_text())
+
+
+def read_back(runs: list[Run], source: Path) -> None:
+    """Fill each run's metrics and summary from stored run folders under ``source``.
+
+    A run is looked for where ``trainlab figure`` writes it (source/runs/ARM/I); otherwise
+    any folder below ``source`` whose summary.json has overrides composing to the same
+    config counts (a Hydra multirun of ``train -m``, say)."""
+    source = Path(source)
+    missing = []
+    for run in runs:
+        folder = run_dir(source, run)
+        if (folder / "summary.json").is_file():
+            metrics, summary = _read(folder)
+            if summary.get("overrides") == list(run.overrides):
+                run.metrics, run.summary = metrics, summary
+                continue
+        missing.append(run)
+    if not missing:
+        return
+    found: dict[str, Path] = {}
+    for path in sorted(source.rglob("summary.json")):
+        try:
+            overrides = json.loads(path.read_text()).get("overrides") or []
+            found.setdefault(_config_key(compose(overrides)), path.parent)
+        except (ConfigError, ValueError, OSError):
+            continue  # not a run of this experiment
+    absent = []
+    for run in missing:
+        folder = found.get(_config_key(run.cfg))
+        if folder is None:
+            absent.append(f"{run.arm}/{run.index} ({' '.join(run.overrides)})")
+        else:
+            run.metrics, run.summary = _read(folder)
+    if absent:
+        raise ConfigError(f"{source}: no stored run for " + "; ".join(absent[:5])
+                          + (f" and {len(absent) - 5} more" if len(absent) > 5 else ""))
+
+
+def runs_table(runs: list[Run]) -> pd.DataFrame:
+    """Every run's metrics.csv in one frame, with its arm and swept values as columns."""
+    frames = []
+    for run in runs:
+        frame = run.metrics.copy()
+        frame.insert(0, "arm", run.arm)
+        for offset, (key, value) in enumerate(run.values.items(), start=1):
+            frame.insert(offset, key, value)
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+# ------------------------------------------------------------------------------- outputs
+def save(fig, table: pd.DataFrame, out: Path) -> None:
+    """figure.png and table.csv, each written whole or not at all."""
+    out = Path(out)
+    records.atomic_write(out / "figure.png", lambda tmp: fig.savefig(tmp, format="png",
+                                                                     dpi=110))
+    records.write_csv(table, out / "table.csv")
+    plt.close(fig)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, (float, np.floating)):
+        if not np.isfinite(value):
+            return "-"
+        return f"{value:.4g}"
+    return str(value)
+
+
+def print_table(frame: pd.DataFrame, title: str, max_rows: int = 40) -> None:
+    table = Table(title=title, header_style="bold")
+    for column in frame.columns:
+        table.add_column(str(column), justify="right")
+    shown = frame if len(frame) <= max_rows else frame.head(max_rows)
+    for row in shown.itertuples(index=False):
+        table.add_row(*(_cell(v) for v in row))
+    if len(frame) > max_rows:
+        table.caption = f"first {max_rows} of {len(frame)} rows (all in table.csv)"
+    console.print(table)
+
+
+def print_checks(checks: list[Check]) -> None:
+    for c in checks:
+        mark = "[green]PASS[/green]" if c.ok else "[red]FAIL[/red]"
+        console.print(f"{mark} {c.criterion}" + (f": {c.measured}" if c.measured else ""))
+
+
+# ---------------------------------------------------------------------------------- build
+@dataclass
+class Built:
+    experiment: Experiment
+    runs: list[Run]
+    table: pd.DataFrame
+    checks: list[Check]
+    out: Path
+
+
+def build(name: str, *, out: Path | None = None, source: Path | None = None,
+          reduced: bool = False, progress: bool = True, show: bool = False) -> Built:
+    """Train (or read back from ``source``) the runs of figure ``name``, make its table,
+    figure and checks, and write figure.png + table.csv into ``out``."""
+    exp = load(name, reduced=reduced)
+    module = module_for(exp.name)
+    out = Path(out) if out is not None else Path("results") / (
+        exp.name + ("-reduced" if reduced else ""))
+    runs = expand(exp)
+    if exp.train:
+        if source is None:
+            train(runs, out, progress=progress)
+            source = out
+        read_back(runs, source)
+    table = module.table(runs, dict(exp.options))
+    checks = module.check(table)
+    save(module.draw(table), table, out)
+    if show:
+        brief = module.brief(table) if hasattr(module, "brief") else table
+        print_table(brief, f"{exp.name}: the table behind the figure")
+        print_checks(checks)
+        console.print(f"wrote {out / 'figure.png'} and {out / 'table.csv'}")
+    return Built(exp, runs, table, checks, out)
+
+
+def gallery(results: Path = Path("results"), target: Path = Path("docs/gallery")) -> list[Path]:
+    """Copy every results/NAME/figure.png to docs/gallery/NAME.png (full-size builds only)."""
+    target.mkdir(parents=True, exist_ok=True)
+    copied = []
+    for png in sorted(Path(results).glob("*/figure.png")):
+        name = png.parent.name
+        if name.endswith("-reduced"):
+            continue
+        dest = target / f"{name}.png"
+        shutil.copyfile(png, dest)
+        copied.append(dest)
+    return copied

@@ -1,0 +1,27 @@
+"""Each lecture figure built at its reduced size: the must-show criteria of FIGURES.md,
+asserted from the table behind the figure."""
+
+from __future__ import annotations
+
+import pytest
+
+from trainlab.figures import common
+
+
+def build(name, tmp_path):
+    built = common.build(name, out=tmp_path, reduced=True, progress=False)
+    assert (tmp_path / "figure.png").stat().st_size > 10_000
+    assert (tmp_path / "table.csv").is_file()
+    return built
+
+
+def assert_shows(built):
+    failed = common.failures(built.checks)
+    assert not failed, "\n".join(f"{c.criterion}: {c.measured}" for c in failed)
+
+
+def test_activations(tmp_path):
+    built = build("activations", tmp_path)
+    assert_shows(built)
+    sigmoid = built.table[built.table.activation == "sigmoid"]
+    assert sigmoid.df.max() == pytest.approx(0.25, abs=1e-4)

@@ -1,0 +1,62 @@
+"""The figure framework itself: experiment files, their expansion into runs, the command."""
+
+from __future__ import annotations
+
+import pytest
+
+from trainlab.config import ConfigError
+from trainlab.figures import experiment, main
+
+TEXT = """
+base: [data=surface, optimizer=sgd, epochs=3]
+runs:
+  gd: {sweep: {optimizer.lr: [0.001, 0.01], seed: [0, 1]}}
+  momentum: {overrides: [optimizer=momentum]}
+options: {a: 1}
+reduced: {base: [epochs=2], sweep: {optimizer.lr: [0.005]}, options: {a: 2}, runs: [gd]}
+"""
+
+
+def test_sweep_is_a_grid_in_order():
+    runs = experiment.expand(experiment.parse("x", TEXT))
+    assert [(r.arm, r.index) for r in runs] == [("gd", i) for i in range(4)] + [("momentum", 0)]
+    assert runs[1].values == {"optimizer.lr": 0.001, "seed": 1}
+    assert runs[1].overrides[-2:] == ["optimizer.lr=0.001", "seed=1"]
+    assert runs[1].cfg.optimizer.lr == 0.001 and runs[1].cfg.seed == 1
+    assert runs[4].cfg.optimizer.name == "momentum"
+
+
+def test_reduced_replaces_sweeps_options_and_arms():
+    exp = experiment.parse("x", TEXT, reduced=True)
+    assert [a.name for a in exp.arms] == ["gd"]
+    assert exp.arms[0].sweep["optimizer.lr"] == [0.005]
+    assert exp.options == {"a": 2}
+    assert experiment.expand(exp)[0].cfg.epochs == 2
+
+
+@pytest.mark.parametrize("text, message", [
+    ("runs: {}", "at least one arm"),
+    ("runs: {a: {overides: []}}", "unknown key"),
+    ("base: data=xor\nruns: {a: {}}", "list of overrides"),
+    ("runs: {a: {sweep: {optimizer.lr: 0.1}}}", "non-empty lists"),
+    ("runs: {a: {overrides: [optimizer.lr=-1]}}", "optimizer.lr"),
+])
+def test_bad_experiment_files_are_refused(text, message):
+    with pytest.raises(ConfigError, match=message):
+        experiment.expand(experiment.parse("x", text))
+
+
+def test_override_values_in_hydra_grammar():
+    assert experiment.override_value([4, 8]) == "[4,8]"
+    assert experiment.override_value(True) == "true"
+    assert experiment.override_value(1e-3) == "0.001"
+
+
+def test_every_experiment_file_composes():
+    for name in experiment.names():
+        assert experiment.expand(experiment.load(name, reduced=True))
+
+
+def test_unknown_figure_is_an_error(capsys):
+    assert main(["no-such-figure"]) == 2
+    assert "no experiment file" in capsys.readouterr().err
