@@ -1,0 +1,85 @@
+"""The compiled program's behaviour: divergence guard, early stopping, full batch, the 2-D
+surfaces, and one executable shared by the trials of a group."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from trainlab.config import compose
+from trainlab.run import Job, train_many
+
+SMALL = ["data=moons", "data.n_samples=200", "model.widths=[8]", "progress=false"]
+
+
+def test_a_diverging_trial_is_frozen_and_flagged_without_stopping_the_others(tmp_path):
+    jobs = [Job(compose([*SMALL, "optimizer=sgd", f"optimizer.lr={lr}", "epochs=5"]),
+                tmp_path / str(i)) for i, lr in enumerate([0.1, 1e8])]
+    good, bad = train_many(jobs, progress=False)
+    assert good["status"] == "ok" and np.isfinite(good["final_train_loss"])
+    assert bad["status"] == "diverged"
+    metrics = pd.read_csv(tmp_path / "1" / "metrics.csv")
+    assert metrics.train_loss.isna().iloc[-1]  # NaN from the divergence on, not stale numbers
+    assert metrics.step.iloc[-1] < metrics.step.max() + 1
+
+
+def test_early_stopping_stops_and_restores_the_best_params(tmp_path):
+    cfg = compose([*SMALL, "data.n_samples=60", "model.widths=[64,64]", "optimizer=adam",
+                   "optimizer.lr=0.03", "batch_size=full", "epochs=300",
+                   "early_stopping.enabled=true", "early_stopping.patience=10",
+                   "data.noise=0.4", "dtype=float64"])
+    [summary] = train_many([Job(cfg, tmp_path)], progress=False)
+    assert summary["status"] == "stopped_early"
+    metrics = pd.read_csv(tmp_path / "metrics.csv")
+    best = int(metrics.val_loss.idxmin())
+    assert summary["best_epoch"] == metrics.epoch[best]
+    assert summary["best_val_loss"] == pytest.approx(metrics.val_loss[best])
+    # training stopped `patience` checks after the best epoch
+    assert metrics.step.iloc[-1] == summary["best_epoch"] + 10
+    with np.load(tmp_path / "params_best.npz") as best_params, \
+            np.load(tmp_path / "params_final.npz") as final:
+        for name in best_params.files:
+            np.testing.assert_array_equal(best_params[name], final[name])
+
+
+def test_full_batch_is_one_step_per_epoch_in_data_order(tmp_path):
+    cfg = compose([*SMALL, "batch_size=full", "epochs=4"])
+    [summary] = train_many([Job(cfg, tmp_path)], progress=False)
+    assert list(pd.read_csv(tmp_path / "metrics.csv").step) == [0, 1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("lr, converges", [(0.009, True), (0.011, False)])
+def test_gradient_descent_on_the_quadratic_surface(tmp_path, lr, converges):
+    """f = 10x^2 + 100y^2: GD converges iff lr < 2/200 (lecture 004)."""
+    cfg = compose(["data=surface", "optimizer=sgd", f"optimizer.lr={lr}", "epochs=200",
+                   "progress=false", "dtype=float64"])
+    [summary] = train_many([Job(cfg, tmp_path)], progress=False)
+    metrics = pd.read_csv(tmp_path / "metrics.csv")
+    assert {"train_x", "train_y"} <= set(metrics.columns)  # the trajectory
+    assert metrics[["train_x", "train_y"]].iloc[0].tolist() == [-1.0, 1.0]
+    final = metrics.train_loss.iloc[-1]
+    assert (final < 1e-6) if converges else (final > 100 or summary["status"] == "diverged")
+
+
+def test_trials_of_one_signature_share_one_executable(tmp_path):
+    from trainlab.program import _PROGRAMS
+
+    _PROGRAMS.clear()
+    jobs = [Job(compose([*SMALL, f"optimizer.lr={lr}", "epochs=2", "seeds=2"]))
+            for lr in (1e-3, 1e-2, 1e-1)]
+    summaries = train_many(jobs, progress=False)
+    assert len(_PROGRAMS) == 1
+    [program] = _PROGRAMS.values()
+    assert len(program._compiled) == 1
+    losses = [s["final_train_loss"] for s in summaries]
+    assert len(set(losses)) == 3  # the lrs really differ inside the one program
+
+
+def test_a_vmapped_trial_equals_the_same_trial_alone():
+    args = [*SMALL, "epochs=3", "optimizer=momentum", "dtype=float64"]
+    together = train_many([Job(compose([*args, f"optimizer.lr={lr}"])) for lr in (0.01, 0.1)],
+                          progress=False)
+    alone = train_many([Job(compose([*args, "optimizer.lr=0.1"]))], progress=False)
+    assert together[1]["final_train_loss"] == pytest.approx(alone[0]["final_train_loss"],
+                                                            rel=1e-10)
