@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from trainlab import records, report
+from trainlab import fingerprint, records, report
 from trainlab.config import (
     Config,
     ConfigError,
@@ -105,17 +105,34 @@ def _host(tree):
     return jax.tree_util.tree_map(np.asarray, tree)
 
 
+def _carry_resharded(fn):
+    """``fn`` moving its carry (third argument) to the sharding it was compiled for first:
+    the carry is lowered without one, so XLA may pick another than the previous call's."""
+    want = fn.input_shardings[0][2]
+    return lambda values, seeds, carry, *rest: fn(values, seeds, jax.device_put(carry, want),
+                                                  *rest)
+
+
 def execute(
     program: Program, values: dict[str, np.ndarray], seeds: np.ndarray, data: dict,
-    *, progress: bool = True, label: str = "training",
+    *, progress: bool = True, label: str = "training", mesh: jax.sharding.Mesh | None = None,
 ) -> Outcome:
-    """Train every trial (a row of ``values`` and ``seeds``) together, epoch by epoch."""
+    """Train every trial (a row of ``values`` and ``seeds``) together, epoch by epoch; with a
+    ``mesh``, the trial axis is split over its devices and the data copied to each."""
     epochs = program.cfg.epochs
     values = {k: jnp.asarray(v, program.cfg.dtype) for k, v in values.items()}
     seeds = jnp.asarray(seeds, jnp.int32)
+    if mesh is not None:
+        spec = jax.sharding.PartitionSpec
+        trials = jax.sharding.NamedSharding(mesh, spec(mesh.axis_names[0]))
+        values, seeds = jax.device_put((values, seeds), trials)
+        data = jax.device_put(data, jax.sharding.NamedSharding(mesh, spec()))
     start = time.perf_counter()
     compiled = program.compile(values, seeds, data)
     compile_s = time.perf_counter() - start
+    if mesh is not None:
+        compiled = compiled._replace(**{name: _carry_resharded(getattr(compiled, name))
+                                        for name in ("evaluate", "epoch", "final")})
 
     start = time.perf_counter()
     carry = compiled.init(values, seeds, data)
@@ -189,6 +206,7 @@ def summarize(cfg: Config, outcome: Outcome, rows: slice | np.ndarray, overrides
         "steps_per_s": steps / outcome.run_s if outcome.run_s > 0 else float("nan"),
         "overrides": list(overrides),
         "seeds": seeds,
+        "config_hash": fingerprint.config_hash(cfg),  # lets a rerun sweep skip this job
     }
     if len(per_seed) > 1:
         summary["per_seed"] = per_seed
@@ -258,9 +276,11 @@ def _concat(outcomes: list[Outcome], keep: list[int]) -> Outcome:
 
 
 def run_group(jobs: list[Job], *, chunk_size: int = 0, progress: bool = True,
-              label: str = "training") -> list[tuple[dict, records.pd.DataFrame, Outcome]]:
+              label: str = "training", mesh: jax.sharding.Mesh | None = None,
+              ) -> list[tuple[dict, records.pd.DataFrame, Outcome]]:
     """Train jobs of one static signature together: their trials (seeds x traced numbers)
-    in chunks of ``chunk_size`` (0: all at once), every chunk through the same executable.
+    in chunks of ``chunk_size`` (0: all at once), every chunk through the same executable,
+    its trial axis split over the devices of ``mesh`` (chunks padded to a multiple of them).
     Returns (summary, metrics table, outcome) per job, and writes each job's files."""
     cfgs = [job.cfg for job in jobs]
     lead = cfgs[0]
@@ -271,16 +291,17 @@ def run_group(jobs: list[Job], *, chunk_size: int = 0, progress: bool = True,
     arrays = device_data(data, lead.dtype)
     values, seeds, owners = trial_values(cfgs)
     size = chunk_size or len(seeds)
+    n_devices = mesh.devices.size if mesh is not None else 1
+    padded = -(-(size if chunk_size else len(seeds)) // n_devices) * n_devices
     outcomes, keep = [], []
     for start in range(0, len(seeds), size):
         part = slice(start, start + size)
         chunk_values, chunk_seeds = _pad({k: v[part] for k, v in values.items()}, seeds[part],
-                                         size if chunk_size else len(seeds))
+                                         padded)
         outcomes.append(execute(program, chunk_values, chunk_seeds, arrays,
-                                progress=progress, label=label))
+                                progress=progress, label=label, mesh=mesh))
         keep.append(len(seeds[part]))
-    outcome = outcomes[0] if len(outcomes) == 1 and keep[0] == len(seeds) else _concat(
-        outcomes, keep)
+    outcome = outcomes[0] if keep == [len(outcomes[0].steps)] else _concat(outcomes, keep)
     n_params = (mlp.n_params(_select(outcome.params_init, 0))
                 if shapes.task != "surface" else 2)
     owners = np.asarray(owners)
@@ -333,9 +354,17 @@ def _describe(cfg: Config) -> str:
 
 
 def train_from_hydra(cfg: DictConfig) -> float:
-    """The body of the Hydra app: train into the job directory, return the objective."""
+    """The body of the Hydra app: train into the job directory, return the objective. In a
+    multirun, a job that already finished there with the same config (a sweep started again
+    after a kill) is not trained again, whichever launcher runs it."""
     from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
 
     hydra_cfg = HydraConfig.get()
-    summary = train(cfg, hydra_cfg.runtime.output_dir, list(hydra_cfg.overrides.task))
+    out_dir = hydra_cfg.runtime.output_dir
+    if hydra_cfg.mode == RunMode.MULTIRUN:
+        done = fingerprint.finished_summary(out_dir, to_config(cfg))
+        if done is not None:
+            return records.objective_value(done, cfg.objective)
+    summary = train(cfg, out_dir, list(hydra_cfg.overrides.task))
     return records.objective_value(summary, cfg.objective)
