@@ -52,8 +52,7 @@ def epoch_progress(epochs: int, label: str, enabled: bool = True) -> Iterator[Ca
 
 def print_summary(summary: dict, title: str) -> None:
     """The summary of one run as a two-column table (mean ± std over several seeds)."""
-    table = Table(title=title, show_header=True, header_style="bold",
-                  min_width=min(len(title), Console().width))
+    table = Table(show_header=True, header_style="bold")
     table.add_column("metric")
     table.add_column("value", justify="right")
     for name, fmt in _SHOWN.items():
@@ -64,4 +63,6 @@ def print_summary(summary: dict, title: str) -> None:
         if std is not None and text != "-":
             text += " ± " + _format(std, fmt)
         table.add_row(name, text)
-    Console().print(table)
+    out = Console()
+    out.print(f"[bold]{title}[/bold]")
+    out.print(table)
