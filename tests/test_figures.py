@@ -25,3 +25,19 @@ def test_activations(tmp_path):
     assert_shows(built)
     sigmoid = built.table[built.table.activation == "sigmoid"]
     assert sigmoid.df.max() == pytest.approx(0.25, abs=1e-4)
+
+
+@pytest.mark.slow  # five schedules, five compiled programs
+def test_schedules(tmp_path):
+    built = build("schedules", tmp_path)
+    assert_shows(built)
+    assert set(built.table.schedule) == {"constant", "step", "exponential", "inverse_time",
+                                         "cosine"}
+
+
+def test_ema(tmp_path):
+    built = build("ema", tmp_path)
+    assert_shows(built)
+    day1 = built.table[built.table.t == 1]
+    # v_1 = (1 - beta) theta_1 without correction, theta_1 itself with it
+    assert (day1.ema_corrected - day1.temperature).abs().max() < 1e-4

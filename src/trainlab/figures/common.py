@@ -36,6 +36,8 @@ from trainlab.config import Config, ConfigError, compose  # noqa: E402
 from trainlab.figures.experiment import Experiment, Run, expand, load  # noqa: E402
 
 console = Console()
+if not console.is_terminal:  # piped or under make: rich would wrap the tables at 80 columns
+    console = Console(width=150)
 
 
 @dataclass(frozen=True)

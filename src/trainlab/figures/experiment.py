@@ -14,8 +14,9 @@ An experiment file says, in trainlab's own override language, which runs to make
       options: {}                                          # updates options
       runs: [gd]                                           # keep only these arms
 
-An arm's ``sweep`` is a grid: one run per combination of its values, numbered in order. A
-run is exactly what ``train BASE ARM SWEPT`` would do (``config.compose``).
+An arm's ``sweep`` is a grid: one run per combination of its values, numbered in order. Quote
+an override holding brackets inside a [...] list: ``"model.widths=[100]"``. A run is
+exactly what ``train BASE ARM SWEPT`` would do (``config.compose``).
 """
 
 from __future__ import annotations
@@ -115,7 +116,11 @@ def _sweep(node: Any, where: str) -> dict[str, list]:
 
 def parse(name: str, text: str, *, reduced: bool = False) -> Experiment:
     """The experiment an experiment file's text describes (its reduced form if asked)."""
-    raw = _check_keys(yaml.safe_load(text), _TOP_KEYS, name)
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as error:  # e.g. an unquoted [ inside a flow list
+        raise ConfigError(f"{name}: not valid YAML: {' '.join(str(error).split())}") from None
+    raw = _check_keys(raw, _TOP_KEYS, name)
     arms = []
     for arm_name, node in (raw.get("runs") or {}).items():
         node = _check_keys(node, _ARM_KEYS, f"{name}: runs.{arm_name}")
