@@ -399,6 +399,7 @@ class Config:
     early_stopping: EarlyStopping = field(default_factory=EarlyStopping)
     dtype: str = "float32"
     diagnostics: str = "default"  # off | default | full
+    sparsity_threshold: float = 1e-3  # diagnostics: a weight with |w| below it counts as zero
     objective: str = "best_val_loss"  # the summary field a sweeper minimizes
     progress: bool = True  # a progress bar while training
     save_params: bool = True
@@ -481,6 +482,7 @@ _FIELD_CHECKS: dict[str, tuple[Any, str]] = {
     "scale": (lambda x: x >= 0, "a number >= 0"),
     "noise": (lambda x: x >= 0, "a number >= 0"),
     "margin": (lambda x: x > 0, "a number > 0"),
+    "sparsity_threshold": (lambda x: x >= 0, "a number >= 0"),
     "every": (lambda x: x >= 1, "an integer >= 1"),
     "patience": (lambda x: x >= 1, "an integer >= 1"),
     "pieces": (lambda x: x >= 2, "an integer >= 2"),
