@@ -1,0 +1,1 @@
+"""trainlab's vectorized Hydra launcher: a sweep's jobs trained as few compiled programs."""

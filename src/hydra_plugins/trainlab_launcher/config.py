@@ -1,0 +1,26 @@
+"""The vectorized launcher's typed config, registered as ``hydra/launcher=vectorized`` (the
+default of ``train -m``)."""
+
+from dataclasses import dataclass
+
+from hydra.core.config_store import ConfigStore
+
+
+@dataclass
+class VectorizedLauncherConf:
+    _target_: str = "hydra_plugins.trainlab_launcher.vectorized_launcher.VectorizedLauncher"
+    # Trials per call of a group's compiled program: auto (chosen per device and model, see
+    # trainlab.trial_plan), 0 (all of them at once) or a number; 1 runs the trials one after
+    # another through one executable.
+    chunk_size: str = "auto"
+    # A chunk's estimated memory must fit in this share of one device's memory.
+    memory_fraction: float = 0.5
+    # Split the trial axis over every local device (jax.devices()) rather than the first.
+    shard: bool = True
+    # Skip the jobs whose directory already holds their finished results (same config hash).
+    resume: bool = True
+
+
+ConfigStore.instance().store(
+    group="hydra/launcher", name="vectorized", node=VectorizedLauncherConf, provider="trainlab"
+)

@@ -1,0 +1,263 @@
+"""The vectorized launcher: the jobs of a batch, grouped by static signature, each group trained
+as one compiled program over its trials (trainlab.run.run_group), chunk by chunk as
+trainlab.trial_plan decides.
+
+Every job still gets its own job directory, with ``.hydra/`` (config.yaml, hydra.yaml,
+overrides.yaml, as Hydra's basic launcher writes them) and the files of the run contract, and
+its JobReturn carries the objective. It trains trainlab's ``train`` app itself (it does not call
+the task function once per job: that is the point), so it serves that app only.
+
+Before anything trains, every job is composed and checked, so a bad value in any job stops the
+sweep with one line and no job directory. A job whose directory already holds its finished
+results (same config hash) is not run again: a killed sweep resumes where it stopped.
+"""
+
+import copy
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.core.utils import (
+    JobReturn,
+    JobRuntime,
+    JobStatus,
+    _save_config,
+    configure_log,
+    filter_overrides,
+    setup_globals,
+)
+from hydra.plugins.launcher import Launcher
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig, open_dict, read_write
+
+from .job_configs import JobConfigs
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Job:
+    """One job of the batch, composed and checked."""
+
+    index: int
+    config: DictConfig  # with the hydra node, as Hydra's callbacks get it
+    task_cfg: DictConfig  # without it, as the app gets it
+    cfg: Any  # trainlab.config.Config
+    out_dir: Path
+    result: JobReturn | None = None
+
+
+class VectorizedLauncher(Launcher):
+    # It composes and checks every job before running any: a sweeper need not do it first.
+    composes_before_running = True
+
+    def __init__(self, chunk_size: str = "auto", memory_fraction: float = 0.5,
+                 shard: bool = True, resume: bool = True) -> None:
+        from trainlab.trial_plan import parse_chunk_size
+
+        try:
+            self.chunk_size = parse_chunk_size(chunk_size)
+        except ValueError as error:
+            _fail(f"hydra.launcher.{error}")
+        if not 0 < memory_fraction <= 1:
+            _fail(f"hydra.launcher.memory_fraction={memory_fraction}: must be in (0, 1]")
+        self.memory_fraction, self.shard, self.resume = memory_fraction, shard, resume
+        self.config: DictConfig | None = None
+        self.hydra_context: HydraContext | None = None
+        self.task_function: TaskFunction | None = None
+
+    def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction,
+              config: DictConfig) -> None:
+        self.config, self.hydra_context, self.task_function = config, hydra_context, task_function
+
+    # ----------------------------------------------------------------------------- jobs
+    def _compose(self, configs: JobConfigs, overrides: list[str], index: int) -> _Job:
+        from trainlab.config import ConfigError
+        from trainlab.run import to_config
+
+        config = configs.compose(list(overrides))
+        with open_dict(config):
+            config.hydra.job.id = index
+            config.hydra.job.num = index
+        HydraConfig.instance().set_config(config)  # resolves ${hydra:...} in the sweep dir
+        out_dir = Path(str(config.hydra.sweep.dir)) / str(config.hydra.sweep.subdir)
+        with read_write(config.hydra.runtime), open_dict(config.hydra.runtime):
+            config.hydra.runtime.output_dir = str(out_dir.absolute())
+        HydraConfig.instance().set_config(config)
+        task_cfg = copy.deepcopy(config)
+        with read_write(task_cfg), open_dict(task_cfg):
+            del task_cfg["hydra"]
+        try:
+            cfg = to_config(task_cfg)
+        except ConfigError as error:
+            _fail(str(error))
+        return _Job(index, config, task_cfg, cfg, out_dir)
+
+    def _start(self, job: _Job) -> None:
+        """What Hydra's run_job does before calling the app: the job directory, ``.hydra/``,
+        and the callbacks' on_job_start."""
+        assert self.hydra_context is not None
+        job.out_dir.mkdir(parents=True, exist_ok=True)
+        (job.out_dir / "summary.json").unlink(missing_ok=True)  # another config's results
+        HydraConfig.instance().set_config(job.config)
+        if job.config.hydra.output_subdir is not None:
+            hydra_dir = job.out_dir / str(job.config.hydra.output_subdir)
+            _save_config(job.task_cfg, "config.yaml", hydra_dir)
+            _save_config(HydraConfig.instance().cfg, "hydra.yaml", hydra_dir)
+            _save_config(job.config.hydra.overrides.task, "overrides.yaml", hydra_dir)
+        self.hydra_context.callbacks.on_job_start(config=job.config,
+                                                  task_function=self.task_function)
+
+    def _finish(self, job: _Job, value: Any, failed: bool = False) -> None:
+        assert self.hydra_context is not None
+        HydraConfig.instance().set_config(job.config)
+        result = JobReturn(
+            overrides=list(job.config.hydra.overrides.task),
+            cfg=job.task_cfg,
+            hydra_cfg=copy.deepcopy(HydraConfig.instance().cfg),
+            working_dir=str(job.out_dir) if job.config.hydra.job.chdir else os.getcwd(),
+            task_name=JobRuntime.instance().get("name"),
+            status=JobStatus.FAILED if failed else JobStatus.COMPLETED,
+        )
+        result.return_value = value
+        job.result = result
+        self.hydra_context.callbacks.on_job_end(config=job.config, job_return=result)
+
+    # --------------------------------------------------------------------------- launch
+    def launch(self, job_overrides, initial_job_idx: int) -> list[JobReturn]:
+        from trainlab import fingerprint, records
+
+        assert self.config is not None and self.hydra_context is not None
+        setup_globals()
+        configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+        for name, logger in (self.config.hydra.job_logging.get("loggers") or {}).items():
+            if "level" in logger:  # the app's quiet libraries, as in a job of the basic launcher
+                logging.getLogger(name).setLevel(logger.level)
+        Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
+        before = HydraConfig.instance().cfg
+        try:
+            configs = JobConfigs(self.hydra_context.config_loader, self.config)
+            jobs = []
+            for offset, overrides in enumerate(job_overrides):
+                jobs.append(self._compose(configs, overrides, initial_job_idx + offset))
+                log.debug(f"\t#{jobs[-1].index} : {' '.join(filter_overrides(overrides))}")
+            todo = []
+            for job in jobs:
+                done = fingerprint.finished_summary(job.out_dir, job.cfg) if self.resume else None
+                if done is not None:
+                    self._finish(job, records.objective_value(done, job.cfg.objective))
+                else:
+                    todo.append(job)
+            if len(todo) < len(jobs):
+                log.info(f"{len(jobs) - len(todo)} of {len(jobs)} jobs already finished in "
+                         f"{self.config.hydra.sweep.dir}: skipped")
+            self._run(todo)
+        finally:
+            HydraConfig.instance().cfg = before
+        return [job.result for job in jobs]
+
+    def _run(self, jobs: list[_Job]) -> None:
+        """Train the jobs, group by group and chunk by chunk, each chunk's files written as it
+        ends (what a killed sweep keeps)."""
+        import jax
+
+        from trainlab import records, run, trial_plan
+        from trainlab.config import ConfigError
+        from trainlab.data import load_dataset
+
+        groups = run.group_jobs([run.Job(job.cfg) for job in jobs])
+        plans = {}
+        for signature, indices in groups.items():  # every group's data checked before any runs
+            lead = jobs[indices[0]].cfg
+            run.use_dtype(lead.dtype)
+            try:
+                shapes = run.shapes_of(lead, load_dataset(lead.data, lead.dtype))
+            except ConfigError as error:
+                _fail(str(error))
+            n_trials = sum(jobs[i].cfg.seeds for i in indices)
+            devices = jax.devices() if self.shard else jax.devices()[:1]
+            plans[signature] = trial_plan.plan(
+                lead, shapes, n_trials, chunk_size=self.chunk_size,
+                memory_fraction=self.memory_fraction, devices=devices)
+        for job in jobs:
+            self._start(job)
+
+        total = sum(job.cfg.seeds for job in jobs)
+        with _progress(total) as advance:
+            for number, (signature, indices) in enumerate(groups.items(), start=1):
+                plan = plans[signature]
+                group = [jobs[i] for i in indices]
+                compile_s = run_s = 0.0
+                start = time.perf_counter()
+                for chunk in _chunks(group, plan.chunk):
+                    try:
+                        results = run.run_group(
+                            [run.Job(j.cfg, j.out_dir, list(j.config.hydra.overrides.task))
+                             for j in chunk],
+                            chunk_size=plan.chunk, progress=False, mesh=plan.mesh())
+                    except Exception as error:  # one chunk's failure does not stop the others
+                        log.error(f"jobs {[j.index for j in chunk]} failed: {error!r}")
+                        for job in chunk:
+                            self._finish(job, error, failed=True)
+                    else:
+                        compile_s += results[0][2].compile_s
+                        run_s += results[0][2].run_s
+                        for job, (summary, _, _) in zip(chunk, results, strict=True):
+                            self._finish(job, records.objective_value(
+                                summary, job.cfg.objective))
+                    advance(sum(j.cfg.seeds for j in chunk))
+                n = sum(j.cfg.seeds for j in group)
+                log.info(
+                    f"group {number}/{len(groups)}: {len(group)} jobs, {n} trials in chunks of "
+                    f"{plan.chunk} on {len(plan.devices)} {plan.devices[0].platform} device(s) "
+                    f"({plan.reason}): compile {compile_s:.1f} s, run {run_s:.1f} s "
+                    f"({run_s / n:.3f} s a trial), {time.perf_counter() - start:.1f} s in all")
+
+
+def _chunks(jobs: list[_Job], size: int):
+    """Consecutive jobs with at most ``size`` trials together (a job with more seeds alone:
+    run_group splits it)."""
+    chunk: list[_Job] = []
+    for job in jobs:
+        if chunk and sum(j.cfg.seeds for j in chunk) + job.cfg.seeds > size:
+            yield chunk
+            chunk = []
+        chunk.append(job)
+    if chunk:
+        yield chunk
+
+
+class _progress:
+    """A bar over the sweep's trials on a terminal; nothing elsewhere."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+
+    def __enter__(self):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+        from trainlab.report import console
+
+        if not console.is_terminal:
+            self.bar = None
+            return lambda n: None
+        self.bar = Progress("trials", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                            console=console, transient=True)
+        self.bar.__enter__()
+        task = self.bar.add_task("trials", total=self.total)
+        return lambda n: self.bar.update(task, advance=n)
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+
+def _fail(message: str) -> None:
+    """A bad value in some job: one line, exit code 2, as ``train`` does for one run."""
+    print(f"train: error: {message}", file=sys.stderr)
+    sys.exit(2)

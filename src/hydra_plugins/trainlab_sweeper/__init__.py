@@ -1,0 +1,1 @@
+"""trainlab's random and quasi-random (Sobol', Halton) sweepers for Hydra."""

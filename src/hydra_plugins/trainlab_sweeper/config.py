@@ -1,0 +1,35 @@
+"""The sweepers' typed configs, registered as ``hydra/sweeper=random`` and ``=quasirandom``.
+
+    train -m hydra/sweeper=quasirandom hydra.sweeper.n_trials=64 \
+        optimizer.lr='tag(log, interval(1e-5, 1e-1))' model.hidden_dropout='interval(0, 0.5)'
+"""
+
+from dataclasses import dataclass
+
+from hydra.core.config_store import ConfigStore
+
+
+@dataclass
+class RandomSweeperConf:
+    _target_: str = "hydra_plugins.trainlab_sweeper.sampling_sweeper.SamplingSweeper"
+    method: str = "random"  # random | sobol | halton
+    n_trials: int = 16
+    seed: int = 0  # the same seed draws the same trials; more trials keep the first ones
+    # Jobs handed to the launcher at once (null: all, so one compiled program runs them all).
+    max_batch_size: int | None = None
+    # The search space in a config file, key -> override value; the command line adds to it:
+    #   params: {optimizer.lr: "tag(log, interval(1e-5, 1e-1))", optimizer: "sgd,adam"}
+    params: dict[str, str] | None = None
+
+
+@dataclass
+class QuasiRandomSweeperConf(RandomSweeperConf):
+    method: str = "sobol"  # sobol (balanced for n = 2^k trials) | halton
+
+
+ConfigStore.instance().store(
+    group="hydra/sweeper", name="random", node=RandomSweeperConf, provider="trainlab"
+)
+ConfigStore.instance().store(
+    group="hydra/sweeper", name="quasirandom", node=QuasiRandomSweeperConf, provider="trainlab"
+)

@@ -1,0 +1,133 @@
+"""A sweep's results as one table, rebuilt from its job directories' files.
+
+A row per job directory (a folder of the sweep dir with ``.hydra/overrides.yaml``): the job's
+name, the swept values (the override keys whose values differ between jobs), the objective, and
+the summary fields of its ``summary.json``; a job without one is ``unfinished``. Rows are sorted
+by the objective, best first. Written as ``summary.csv`` in the sweep dir (contract).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from trainlab import records
+
+# summary.json fields that are not one number or word per job.
+_NOT_COLUMNS = ("overrides", "seeds", "per_seed", "config_hash")
+DEFAULT_OBJECTIVE = "best_val_loss"
+
+
+def job_dirs(sweep_dir: Path | str) -> list[Path]:
+    """The job directories of a sweep, in job order (numeric names by number)."""
+    found = [p.parent.parent for p in Path(sweep_dir).glob("*/.hydra/overrides.yaml")]
+    return sorted(found, key=lambda p: (not p.name.isdigit(), int(p.name) if p.name.isdigit()
+                                        else 0, p.name))
+
+
+def _read_yaml(path: Path):
+    try:
+        return yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError):
+        return None
+
+
+def _job_row(job_dir: Path) -> tuple[dict[str, str], dict, str]:
+    """(override key -> value, summary fields, objective name) of one job directory."""
+    overrides = {}
+    for item in _read_yaml(job_dir / ".hydra" / "overrides.yaml") or []:
+        key, _, value = str(item).partition("=")
+        if not key.lstrip("+~").startswith("hydra."):
+            overrides[key.lstrip("+~")] = value
+    config = _read_yaml(job_dir / ".hydra" / "config.yaml") or {}
+    objective = config.get("objective", DEFAULT_OBJECTIVE) if isinstance(config, dict) \
+        else DEFAULT_OBJECTIVE
+    try:
+        summary = json.loads((job_dir / "summary.json").read_text())
+    except (OSError, ValueError):
+        summary = {"status": "unfinished"}
+    return overrides, summary, objective
+
+
+def _numeric(column: pd.Series) -> pd.Series:
+    converted = pd.to_numeric(column, errors="coerce")
+    return converted if converted.notna().sum() == column.notna().sum() else column
+
+
+def build(sweep_dir: Path | str) -> tuple[pd.DataFrame, str]:
+    """The sweep's table, best first, and the objective it is sorted by."""
+    rows = [(path.name, *_job_row(path)) for path in job_dirs(sweep_dir)]
+    if not rows:
+        return pd.DataFrame(), DEFAULT_OBJECTIVE
+    objective = rows[0][3]
+    keys = list(dict.fromkeys(k for _, overrides, _, _ in rows for k in overrides))
+    if len(rows) > 1:  # a value every job shares was not swept
+        keys = [k for k in keys if len({o.get(k) for _, o, _, _ in rows}) > 1]
+    records_ = []
+    for name, overrides, summary, _ in rows:
+        row: dict = {"job": name}
+        row |= {k: overrides.get(k) for k in keys}
+        finished = summary.get("status") != "unfinished"
+        row["objective"] = records.objective_value(summary, objective) if finished else math.nan
+        row |= {k: v for k, v in summary.items() if k not in _NOT_COLUMNS}
+        records_.append(row)
+    frame = pd.DataFrame(records_)
+    for key in keys:
+        frame[key] = _numeric(frame[key])
+    frame["objective"] = frame["objective"].replace(math.inf, math.nan)  # diverged: no number
+    frame = frame.sort_values("objective", na_position="last", kind="stable")
+    return frame.reset_index(drop=True), objective
+
+
+def write(sweep_dir: Path | str) -> tuple[pd.DataFrame, str]:
+    """Build the table and write it as ``summary.csv`` in the sweep dir."""
+    frame, objective = build(sweep_dir)
+    records.write_csv(frame, Path(sweep_dir) / "summary.csv")
+    return frame, objective
+
+
+# The summary fields the terminal table shows after the swept values, with their formats.
+_SHOWN = {"status": "{}", "objective": "{:.4g}", "best_val_acc": "{:.2%}",
+          "test_acc": "{:.2%}"}
+
+
+def _cell(value, fmt: str = "{}") -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, float) and fmt == "{}":
+        return f"{value:.4g}"
+    try:
+        return fmt.format(value)
+    except (ValueError, TypeError):
+        return str(value)
+
+
+def print_best(frame: pd.DataFrame, objective: str, sweep_dir: Path | str, top: int = 10) -> None:
+    """The best ``top`` rows as a rich table, with a count of the statuses in its title."""
+    console = Console()
+    if frame.empty:
+        console.print(f"sweep {sweep_dir}: no job directories")
+        return
+    counts = frame["status"].value_counts()
+    tally = ", ".join(f"{n} {status}" for status, n in counts.items())
+    table = Table(title=f"sweep {sweep_dir}: {len(frame)} jobs ({tally}), best by {objective}",
+                  header_style="bold")
+    shown = [("job", "{}"), *((c, "{}") for c in _swept_columns(frame)),
+             *((c, f) for c, f in _SHOWN.items() if c in frame)]
+    for name, _ in shown:
+        table.add_column(name, justify="left" if name in ("job", "status") else "right")
+    for _, row in frame.head(top).iterrows():
+        table.add_row(*(_cell(row[name], fmt) for name, fmt in shown))
+    console.print(table)
+
+
+def _swept_columns(frame: pd.DataFrame) -> list[str]:
+    """The override columns: those before ``objective``, after ``job``."""
+    columns = list(frame.columns)
+    return columns[1:columns.index("objective")]

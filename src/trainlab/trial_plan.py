@@ -1,0 +1,122 @@
+"""How a group of trials runs here: how many share one call of the compiled program (the
+chunk; every chunk reuses the first one's executable), and over which devices the trial axis
+is split.
+
+A vmapped step of k trials does k times the work of one. That pays while one trial's step is
+too small to keep the device busy (the time goes to dispatch and loop overhead), and costs once
+it is not: XLA:CPU runs k small batched matmuls slower than k plain ones, and the wider program
+compiles longer. So ``auto`` vmaps just enough trials that a step does about
+``STEP_FLOPS[platform]`` of work, measured on each kind of device (benchmarks/bench_sweep.py
+--chunks re-measures it):
+
+  cpu (2 cores)  per trial and epoch, by trials per call          -> STEP_FLOPS["cpu"]
+  gpu            a small MLP's step (under 0.1 GFLOP) leaves most of the device idle: as
+                 many trials as memory allows share a call
+
+The memory bound comes last: a chunk's estimated footprint must fit in ``memory_fraction`` of
+one device's memory, whatever was asked.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+import jax
+import numpy as np
+
+from trainlab.config import Config
+from trainlab.nn import mlp
+from trainlab.program import Shapes
+
+# FLOPs of one training step (all trials of a call together) that keep a device busy.
+STEP_FLOPS = {"cpu": 4e6, "gpu": 5e10, "tpu": 5e10}
+
+
+@dataclass(frozen=True)
+class TrialPlan:
+    chunk: int  # trials per call, a multiple of the devices
+    devices: tuple  # the trial axis is split over these
+    reason: str  # how the chunk was chosen, for the log
+
+    def mesh(self) -> jax.sharding.Mesh | None:
+        """The mesh to shard trials over, None on one device (nothing to split)."""
+        if len(self.devices) < 2:
+            return None
+        return jax.sharding.Mesh(np.array(self.devices), ("trials",))
+
+
+def _param_shapes(cfg: Config, shapes: Shapes) -> list[tuple[int, ...]]:
+    if shapes.task == "surface":
+        return [(2,)]
+    params, _ = jax.eval_shape(
+        lambda key: mlp.init(cfg, key, shapes.n_features, shapes.n_outputs, cfg.dtype),
+        jax.random.PRNGKey(0),
+    )
+    return [leaf.shape for leaf in jax.tree_util.tree_leaves(params)]
+
+
+def step_flops(cfg: Config, shapes: Shapes) -> float:
+    """FLOPs of one trial's training step: forward and backward, 6 per weight and sample."""
+    weights = sum(math.prod(s) for s in _param_shapes(cfg, shapes))
+    return 6.0 * weights * max(shapes.batch_size, 1)
+
+
+def trial_bytes(cfg: Config, shapes: Shapes) -> int:
+    """A generous estimate of one trial's device memory: params with their gradients, updates,
+    optimizer moments and copies (init, best), and the activations of a training step and of
+    evaluating a whole split."""
+    param_shapes = _param_shapes(cfg, shapes)
+    n_params = sum(math.prod(s) for s in param_shapes)
+    widest = max((s[-1] for s in param_shapes), default=1)
+    units = sum(s[-1] for s in param_shapes if len(s) == 2)
+    n_eval = max(shapes.n_train, 1)
+    floats = 8 * n_params + 4 * shapes.batch_size * units + 2 * n_eval * widest
+    return floats * np.dtype(cfg.dtype).itemsize
+
+
+def device_memory(device) -> int:
+    """Bytes of memory of one device (host memory for a CPU)."""
+    stats = device.memory_stats() if hasattr(device, "memory_stats") else None
+    if stats and stats.get("bytes_limit"):
+        return int(stats["bytes_limit"])
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def parse_chunk_size(value) -> int | None:
+    """``auto`` -> None, else a whole number >= 0 (0: all trials at once)."""
+    if str(value).strip().lower() == "auto":
+        return None
+    try:
+        size = int(str(value))
+    except ValueError:
+        size = -1
+    if size < 0:
+        raise ValueError(f"chunk_size={value}: must be auto, 0 (all trials at once) or a "
+                         "number of trials")
+    return size
+
+
+def plan(cfg: Config, shapes: Shapes, n_trials: int, *, chunk_size: int | None = None,
+         memory_fraction: float = 0.5, devices: list | None = None) -> TrialPlan:
+    """The chunk for ``n_trials`` trials of ``cfg``: ``chunk_size`` (None: auto, 0: all),
+    within the memory bound, spread evenly over the chunks, a multiple of the devices."""
+    devices = tuple(devices if devices is not None else jax.devices())
+    n_dev = len(devices)
+    if chunk_size is None:
+        platform = devices[0].platform
+        per_step = step_flops(cfg, shapes)
+        chunk = math.ceil(STEP_FLOPS.get(platform, STEP_FLOPS["gpu"]) / per_step) * n_dev
+        reason = f"auto: {per_step / 1e6:.3g} MFLOP a trial step on {platform}"
+    else:
+        chunk = chunk_size or n_trials
+        reason = f"chunk_size={chunk_size}"
+    budget = memory_fraction * device_memory(devices[0]) * n_dev
+    fits = max(int(budget // trial_bytes(cfg, shapes)), 1)
+    if fits < chunk:
+        chunk, reason = fits, f"{reason}, memory bound {fits} trials"
+    chunk = min(chunk, n_trials)
+    chunk = math.ceil(n_trials / math.ceil(n_trials / chunk))  # even chunks: least padding
+    chunk = math.ceil(chunk / n_dev) * n_dev
+    return TrialPlan(chunk, devices, reason)
