@@ -9,14 +9,14 @@ Where the lectures and optax differ, both forms are offered and named:
 - momentum ``form=classic`` (v = mu v - lr g; optax.sgd's trace, identical for a constant lr)
   and ``form=ema`` (u = b u + (1-b) g, w -= lr u; lecture 004);
 - Adam's epsilon outside the root (``eps``, optax's and the paper's) or inside it
-  (``eps_root``);
+  (``eps_root``); RMSprop's outside the root, as in lecture 004 (optax's default: inside);
 - decoupled decay not scaled by lr (``weight_decay`` on any optimizer: w -= wd w, so plain SGD
   with decay lr*kappa equals L2 with kappa) and adamw's lr-scaled one (``decay_scaled_by_lr``).
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import jax.numpy as jnp
 import optax
@@ -34,7 +34,9 @@ def make_schedule(cfg: Schedule, lr, steps_per_epoch: int, total_steps: int) -> 
     total = max(1, total_steps // per_unit)
 
     def units(count):
-        return jnp.floor_divide(count, per_unit)
+        # A float of the default precision: optax counts steps in int32, and in jax an int32
+        # divided by an int is float32 even in float64 mode (the warm-up would lose digits).
+        return jnp.floor_divide(count, per_unit).astype(jnp.result_type(float))
 
     if cfg.name == "constant":
         return lambda count: lr * jnp.ones_like(count, dtype=jnp.result_type(lr, float))
@@ -65,6 +67,12 @@ def _momentum(learning_rate, momentum, form: str):
     return optax.sgd(learning_rate, momentum=momentum)
 
 
+def _rmsprop(learning_rate, decay, eps):
+    # Lecture 004's rule, w -= lr g / (sqrt(v) + eps): eps outside the root, as for Adam
+    # (optax's rmsprop puts it inside by default, a much larger effective eps).
+    return optax.rmsprop(learning_rate, decay=decay, eps=eps, eps_in_sqrt=False)
+
+
 def _adamw(learning_rate, b1, b2, eps, eps_root, weight_decay, scaled: bool):
     if scaled:
         return optax.adamw(learning_rate, b1=b1, b2=b2, eps=eps, eps_root=eps_root,
@@ -82,7 +90,7 @@ _FACTORIES: dict[str, tuple[Callable, tuple[str, ...]]] = {
                  ("momentum",)),
     "adagrad": (lambda learning_rate, initial_accumulator, eps: optax.adagrad(
         learning_rate, initial_accumulator, eps), ("initial_accumulator", "eps")),
-    "rmsprop": (optax.rmsprop, ("decay", "eps")),
+    "rmsprop": (_rmsprop, ("decay", "eps")),
     "adadelta": (optax.adadelta, ("rho", "eps")),
     "adam": (optax.adam, ("b1", "b2", "eps", "eps_root")),
     "adamax": (optax.adamax, ("b1", "b2", "eps")),
