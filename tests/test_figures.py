@@ -41,3 +41,26 @@ def test_ema(tmp_path):
     day1 = built.table[built.table.t == 1]
     # v_1 = (1 - beta) theta_1 without correction, theta_1 itself with it
     assert (day1.ema_corrected - day1.temperature).abs().max() < 1e-4
+
+
+def test_gd_lr(tmp_path):
+    built = build("gd-lr", tmp_path)
+    assert_shows(built)
+    from trainlab.figures.gd_lr import regimes
+
+    verdict = regimes(built.table).set_index("lr").verdict
+    assert verdict[0.009] == "converges" and verdict[0.011] == "diverges"
+
+
+def test_momentum(tmp_path):
+    built = build("momentum", tmp_path)
+    assert_shows(built)
+
+
+def test_rosenbrock(tmp_path):
+    built = build("rosenbrock", tmp_path)
+    assert_shows(built)
+    from trainlab.figures.rosenbrock import distances
+
+    table = distances(built.table)
+    assert len(table) == 4 * 2  # every optimizer at every lr
