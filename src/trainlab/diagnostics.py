@@ -1,8 +1,245 @@
-"""Per-layer signals of how a network trains, computed inside the compiled program."""
+"""Per-layer signals of how a network trains, computed inside the compiled program.
+
+Every number is a column ``<stat>/<k>`` of metrics.csv (DESIGN.md contract). Layer ``k``
+counts from 1 and is ``params["layers"][k - 1]`` (``layers.<k-1>.*`` in the params files):
+with L hidden layers, 1..L are the hidden layers and L+1 is the output layer. Activation
+statistics exist for hidden layers, parameter statistics for every layer. Row 0 is the
+network at initialization.
+
+    column            meaning                                                    source
+    act_mean/k        mean of the layer's outputs (after its normalization)      probe
+    act_std/k         their std over samples and units                           probe
+    act_sat/k         fraction saturated: |a| > 0.99 (tanh); a < 0.01 or > 0.99   probe
+                      (sigmoid); only for those two activations
+    pre_mean/k        mean of the activation function's input                    probe
+    pre_std/k         its std
+    dead_probe/k      units whose output is exactly 0 on every probe sample      probe
+    dead_frac/k       fraction of units whose output is 0 on every training      train set
+                      sample (a dead ReLU)
+    stuck_frac/k      fraction never positive on any training sample (a leaky    train set
+                      unit can be stuck without being exactly 0)
+    distinct/k        distinct hidden units: incoming weights and bias equal     params
+                      within 1e-3 of the layer's rms norm count as one
+    grad_norm/k       ||dJ/dW||_F of the training objective J (loss + penalty)   probe
+    grad_norm_b/k     ||dJ/db||
+    weight_norm/k     ||W||_F                                                    params
+    sparsity/k        fraction of |W| < ``cfg.sparsity_threshold``               params
+    update_norm/k     ||optimizer update of W||_F, mean over the epoch's steps   steps
+    update_ratio/k    update_norm / weight_norm (NaN at row 0: no update yet)
+    gap_loss          val_loss - train_loss                                      row
+    gap_acc           train_acc - val_acc (classification)
+    act_hist_<b>/k    fraction of layer k's probe outputs in bin b of            probe
+                      ``histogram_edges(cfg)``; diagnostics=full only
+
+Sources: *probe* is one forward and backward pass on the probe batch (the first training
+samples, with their labels) in training mode - BatchNorm normalizes with the probe's own
+statistics, its running averages untouched - with dropout off, so the numbers are
+deterministic. *train set* reuses the evaluation pass over the whole training set that the
+program makes anyway. *steps* are accumulated by the training scan (``layer_update_norms``).
+
+``diagnostics=off`` computes none of them; ``default`` all but the histograms; ``full`` adds
+the histograms (``split_histograms`` moves them out of the metrics table).
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import re
 
-def epoch_diagnostics(cfg, net, probe, forward) -> dict:
-    """Columns ``<stat>/<layer>`` for one epoch's row of metrics.csv (filled by issue 3)."""
-    return {}
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+from trainlab.nn.activations import activate
+
+SATURATION = 0.99
+DISTINCT_TOLERANCE = 1e-3  # relative to the rms norm of a layer's unit vectors
+HIST_BINS = 50
+_HIST_RANGES = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}  # else HIST_RANGE
+HIST_RANGE = (-5.0, 5.0)  # values outside fall into the end bins
+
+
+# ------------------------------------------------------------------------- activations
+def _unit_outputs(cfg, tap: dict, layer: dict) -> jax.Array:
+    """The activation function's own output, before a normalization placed after it."""
+    if cfg.normalization.name == "none" or cfg.normalization.position == "before":
+        return tap["act"]
+    return activate(cfg.activation, tap["pre"], layer)
+
+
+def _saturated(name: str, g: jax.Array) -> jax.Array | None:
+    if name == "tanh":
+        return jnp.abs(g) > SATURATION
+    if name == "sigmoid":
+        return (g < 1 - SATURATION) | (g > SATURATION)
+    return None
+
+
+def activation_stats(cfg, params: dict, taps: list[dict]) -> dict:
+    """Mean, std and saturation of each hidden layer's outputs and pre-activations, and the
+    units silent on every sample, from the taps of one batch."""
+    stats = {}
+    for k, (tap, layer) in enumerate(zip(taps, params["layers"]), start=1):
+        a, z = tap["act"], tap["pre"]
+        g = _unit_outputs(cfg, tap, layer)
+        stats[f"act_mean/{k}"] = a.mean()
+        stats[f"act_std/{k}"] = a.std()
+        saturated = _saturated(cfg.activation.name, g)
+        if saturated is not None:
+            stats[f"act_sat/{k}"] = saturated.mean(dtype=a.dtype)
+        stats[f"pre_mean/{k}"] = z.mean()
+        stats[f"pre_std/{k}"] = z.std()
+        stats[f"dead_probe/{k}"] = jnp.all(g == 0, axis=0).sum(dtype=jnp.int32)
+    return stats
+
+
+def dead_units(cfg, params: dict, taps: list[dict]) -> dict:
+    """Fractions of units exactly 0 (dead) and never positive (stuck) on every sample."""
+    stats = {}
+    for k, (tap, layer) in enumerate(zip(taps, params["layers"]), start=1):
+        g = _unit_outputs(cfg, tap, layer)
+        stats[f"dead_frac/{k}"] = jnp.all(g == 0, axis=0).mean(dtype=g.dtype)
+        stats[f"stuck_frac/{k}"] = jnp.all(g <= 0, axis=0).mean(dtype=g.dtype)
+    return stats
+
+
+# -------------------------------------------------------------------------- parameters
+def count_distinct(vectors: jax.Array, tolerance: float = DISTINCT_TOLERANCE) -> jax.Array:
+    """How many rows of ``vectors`` differ, two rows being equal when their distance is at
+    most ``tolerance`` times the rms row norm. A row counts when no earlier row equals it."""
+    scale = (vectors**2).sum(axis=1).mean()
+    # Centering leaves distances unchanged and keeps the Gram-matrix distances below free of
+    # cancellation when all rows are (nearly) the same, the case this count is for.
+    v = vectors - vectors.mean(axis=0)
+    sq = (v**2).sum(axis=1)
+    d2 = sq[:, None] + sq[None, :] - 2 * v @ v.T
+    same = d2 <= tolerance**2 * scale
+    has_earlier_twin = jnp.tril(same, k=-1).any(axis=1)
+    return vectors.shape[0] - has_earlier_twin.sum(dtype=jnp.int32)
+
+
+def distinct_units(cfg, params: dict) -> dict:
+    """``distinct/k`` for each hidden layer: a unit is its incoming weights and bias (all
+    its pieces for maxout), the zero-init trap leaves one distinct unit per layer."""
+    pieces = cfg.activation.pieces if cfg.activation.name == "maxout" else 1
+    stats = {}
+    for k, layer in enumerate(params["layers"][:-1], start=1):
+        columns = jnp.concatenate([layer["w"], layer["b"][None]], axis=0).T
+        units = columns.reshape(columns.shape[0] // pieces, -1)  # maxout: pieces adjacent
+        stats[f"distinct/{k}"] = count_distinct(units)
+    return stats
+
+
+def weight_stats(params: dict, threshold: float) -> dict:
+    stats = {}
+    for k, layer in enumerate(params["layers"], start=1):
+        stats[f"weight_norm/{k}"] = jnp.linalg.norm(layer["w"])
+    for k, layer in enumerate(params["layers"], start=1):
+        stats[f"sparsity/{k}"] = (jnp.abs(layer["w"]) < threshold).mean(dtype=layer["w"].dtype)
+    return stats
+
+
+def grad_stats(grads: dict) -> dict:
+    stats = {f"grad_norm/{k}": jnp.linalg.norm(g["w"])
+             for k, g in enumerate(grads["layers"], start=1)}
+    stats |= {f"grad_norm_b/{k}": jnp.linalg.norm(g["b"])
+              for k, g in enumerate(grads["layers"], start=1)}
+    return stats
+
+
+def layer_update_norms(updates: dict) -> jax.Array:
+    """||update of W||_F per layer, for the training scan to accumulate; (0,) without layers."""
+    layers = updates.get("layers", []) if isinstance(updates, dict) else []
+    return jnp.stack([jnp.linalg.norm(u["w"]) for u in layers]) if layers else jnp.zeros((0,))
+
+
+def update_stats(update_norms: jax.Array, params: dict) -> dict:
+    stats = {f"update_norm/{k}": update_norms[k - 1]
+             for k in range(1, len(params["layers"]) + 1)}
+    for k, layer in enumerate(params["layers"], start=1):
+        stats[f"update_ratio/{k}"] = update_norms[k - 1] / jnp.linalg.norm(layer["w"])
+    return stats
+
+
+def generalization_gap(row: dict) -> dict:
+    gap = {}
+    if "val_loss" in row:
+        gap["gap_loss"] = row["val_loss"] - row["train_loss"]
+    if "val_acc" in row and "train_acc" in row:
+        gap["gap_acc"] = row["train_acc"] - row["val_acc"]
+    return gap
+
+
+# --------------------------------------------------------------------------- histograms
+def histogram_edges(cfg) -> np.ndarray:
+    """The fixed bin edges of the activation histograms: the output range of tanh and
+    sigmoid, else ``HIST_RANGE``; the same for every layer and epoch of a run."""
+    after = cfg.normalization.name != "none" and cfg.normalization.position == "after"
+    lo, hi = HIST_RANGE if after else _HIST_RANGES.get(cfg.activation.name, HIST_RANGE)
+    return np.linspace(lo, hi, HIST_BINS + 1)
+
+
+def activation_histograms(cfg, taps: list[dict]) -> dict:
+    """``act_hist_<b>/k``: the fraction of layer k's outputs in bin b (end bins take the
+    values beyond the edges)."""
+    edges = histogram_edges(cfg)
+    lo, hi = float(edges[0]), float(edges[-1])
+    stats = {}
+    for k, tap in enumerate(taps, start=1):
+        a = tap["act"].ravel()
+        index = jnp.clip(jnp.floor((a - lo) / (hi - lo) * HIST_BINS), 0, HIST_BINS - 1)
+        counts = jnp.bincount(index.astype(jnp.int32), length=HIST_BINS)
+        for b in range(HIST_BINS):
+            stats[f"act_hist_{b:02d}/{k}"] = counts[b].astype(a.dtype) / a.size
+    return stats
+
+
+_HIST_COLUMN = re.compile(r"^act_hist_(\d+)/(\d+)$")
+
+
+def split_histograms(table: pd.DataFrame, edges: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(the metrics table without the histogram columns, the histograms in long form:
+    seed, epoch, layer, bin, lo, hi, fraction) - for ``histograms.csv`` beside metrics.csv."""
+    columns = [c for c in table.columns if _HIST_COLUMN.match(c)]
+    long = table.melt(id_vars=["seed", "epoch"], value_vars=columns, var_name="column",
+                      value_name="fraction")
+    parts = long["column"].str.extract(_HIST_COLUMN.pattern).astype(int)
+    long = long.assign(layer=parts[1], bin=parts[0])
+    long = long.assign(lo=edges[long["bin"]], hi=edges[long["bin"] + 1])
+    long = long.sort_values(["seed", "epoch", "layer", "bin"], kind="stable")
+    hist = long[["seed", "epoch", "layer", "bin", "lo", "hi", "fraction"]].reset_index(drop=True)
+    return table.drop(columns=columns), hist
+
+
+# ------------------------------------------------------------------------------ the row
+def probe_pass(cfg, net, probe: tuple, loss_fn) -> tuple[dict, list[dict]]:
+    """Gradient of the training objective and the taps on the probe batch, in training mode
+    with dropout off. ``loss_fn(cfg, params, state, x, y, key)`` is the program's objective,
+    returning ``(objective, (state, loss, taps))``."""
+    model = dataclasses.replace(cfg.model, input_dropout=0.0, hidden_dropout=0.0)
+    cfg = dataclasses.replace(cfg, model=model)
+    x, y = probe
+    grads, (_, _, taps) = jax.grad(loss_fn, argnums=1, has_aux=True)(
+        cfg, net.params, net.state, x, y, None
+    )
+    return grads, taps
+
+
+def epoch_diagnostics(cfg, net, probe: tuple, loss_fn, train_taps: list[dict],
+                      update_norms: jax.Array, row: dict) -> dict:
+    """The diagnostics columns of one epoch's row (see the module docstring)."""
+    if cfg.diagnostics == "off":
+        return {}
+    params = net.params
+    grads, taps = probe_pass(cfg, net, probe, loss_fn)
+    stats = activation_stats(cfg, params, taps)
+    stats |= dead_units(cfg, params, train_taps)
+    stats |= distinct_units(cfg, params)
+    stats |= grad_stats(grads)
+    stats |= weight_stats(params, cfg.sparsity_threshold)
+    stats |= update_stats(update_norms, params)
+    stats |= generalization_gap(row)
+    if cfg.diagnostics == "full":
+        stats |= activation_histograms(cfg, taps)
+    return stats

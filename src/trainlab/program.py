@@ -22,7 +22,7 @@ import jax.numpy as jnp
 
 from trainlab import objectives, surfaces
 from trainlab.config import Config, batch_size_of, static_signature, with_values
-from trainlab.diagnostics import epoch_diagnostics
+from trainlab.diagnostics import epoch_diagnostics, layer_update_norms
 from trainlab.nn import mlp
 from trainlab.optim import make_optimizer, make_schedule
 
@@ -44,6 +44,9 @@ class Carry(NamedTuple):
     bad_checks: jax.Array  # early-stopping checks without improvement in a row
     stopped: jax.Array
     diverged: jax.Array
+    # ||update of W|| per layer for the diagnostics: a sum over the epoch's steps while it
+    # runs, their mean after it (NaN before the first epoch)
+    update_norms: jax.Array
 
 
 class Shapes(NamedTuple):
@@ -126,10 +129,10 @@ class Program:
         """The training objective (mean batch loss + penalty) and what the step reports."""
         if self.shapes.task == "surface":
             loss = surfaces.value(cfg.data, params["point"])
-            return loss, (state, loss)
-        out, state, _ = self._forward(cfg, Net(params, state), x, train=True, key=key)
+            return loss, (state, loss, [])
+        out, state, taps = self._forward(cfg, Net(params, state), x, train=True, key=key)
         loss = objectives.data_loss(cfg, out, y, self.shapes.n_classes)
-        return loss + objectives.penalty(cfg.regularizer, params), (state, loss)
+        return loss + objectives.penalty(cfg.regularizer, params), (state, loss, taps)
 
     def _init(self, values, seed, data) -> Carry:
         cfg = self._config(values)
@@ -146,18 +149,20 @@ class Program:
         return Carry(
             net, opt_state, jnp.zeros((), jnp.int32), keep, jnp.asarray(jnp.inf, dtype),
             jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32), jnp.zeros((), bool),
-            jnp.zeros((), bool),
+            jnp.zeros((), bool), jnp.full_like(layer_update_norms(net.params), jnp.nan),
         )
 
-    def _metrics(self, cfg, net: Net, x, y) -> dict:
-        """Loss (and accuracy) of the net in evaluation mode on a whole split."""
+    def _metrics(self, cfg, net: Net, x, y, out=None) -> dict:
+        """Loss (and accuracy) of the net in evaluation mode on a whole split (``out``: its
+        outputs on ``x``, when already computed)."""
         if self.shapes.task == "surface":
             loss = surfaces.value(cfg.data, net.params["point"])
             return {"loss": loss, "x": net.params["point"][0], "y": net.params["point"][1]}
         if x.shape[0] == 0:  # no such split
             nan = jnp.full((), jnp.nan, jnp.dtype(self.cfg.dtype))
             return {"loss": nan, "acc": nan} if self.shapes.n_classes else {"loss": nan}
-        out, _, _ = self._forward(cfg, net, x, train=False)
+        if out is None:
+            out, _, _ = self._forward(cfg, net, x, train=False)
         metrics = {"loss": objectives.data_loss(cfg, out, y, self.shapes.n_classes)}
         if self.shapes.n_classes:
             hits = objectives.predictions(cfg, out) == y
@@ -168,7 +173,9 @@ class Program:
         """The per-epoch row: train and validation metrics, the lr in use, diagnostics."""
         cfg = self._config(values)
         net = carry.net
-        row = {f"train_{k}": v for k, v in self._metrics(cfg, net, *data["train"]).items()}
+        x, y = data["train"]
+        out, _, train_taps = self._forward(cfg, net, x, train=False)  # taps: dead units
+        row = {f"train_{k}": v for k, v in self._metrics(cfg, net, x, y, out).items()}
         if self.shapes.task != "surface":
             row |= {f"val_{k}": v for k, v in self._metrics(cfg, net, *data["val"]).items()}
             row["train_objective"] = row["train_loss"] + objectives.penalty(
@@ -178,7 +185,9 @@ class Program:
         row["lr"] = jnp.asarray(self._schedule(cfg)(last_step), jnp.dtype(self.cfg.dtype))
         row["step"] = carry.step
         if self.shapes.task != "surface":
-            row |= epoch_diagnostics(cfg, net, data["probe"], self._forward)
+            probe = (x[: data["probe"].shape[0]], y[: data["probe"].shape[0]])  # with labels
+            row |= epoch_diagnostics(cfg, net, probe, self._loss, train_taps,
+                                     carry.update_norms, row)
         # A diverged trial reports NaN from then on, not the frozen params' numbers.
         return jax.tree_util.tree_map(
             lambda v: jnp.where(carry.diverged, jnp.nan, v)
@@ -189,7 +198,7 @@ class Program:
         x, y = batch
         net = carry.net
         key = jax.random.fold_in(dropout_key, carry.step)
-        (_, (state, loss)), grads = jax.value_and_grad(self._loss, argnums=1, has_aux=True)(
+        (_, (state, loss, _)), grads = jax.value_and_grad(self._loss, argnums=1, has_aux=True)(
             cfg, net.params, net.state, x, y, key
         )
         updates, opt_state = tx.update(grads, carry.opt_state, net.params)
@@ -198,6 +207,9 @@ class Program:
         )
         finite = jnp.isfinite(loss)
         active = ~carry.stopped & ~carry.diverged & finite
+        update_norms = carry.update_norms
+        if self.cfg.diagnostics != "off":
+            update_norms += jnp.where(active, layer_update_norms(updates), 0.0)
         keep = lambda new, old: jax.tree_util.tree_map(  # noqa: E731
             lambda n, o: jnp.where(active, n, o), new, old
         )
@@ -206,6 +218,7 @@ class Program:
             opt_state=keep(opt_state, carry.opt_state),
             step=carry.step + active.astype(jnp.int32),
             diverged=carry.diverged | (~finite & ~carry.stopped),
+            update_norms=update_norms,
         ), None
 
     def _batches(self, order_key, epoch, data):
@@ -227,7 +240,11 @@ class Program:
         _, order_key, dropout_key = self._keys(seed)
         tx = self._optimizer(cfg)
         step = functools.partial(self._train_step, cfg, tx, dropout_key)
+        start = carry.step
+        carry = carry._replace(update_norms=jnp.zeros_like(carry.update_norms))
         carry, _ = jax.lax.scan(step, carry, self._batches(order_key, epoch, data))
+        steps = jnp.maximum(carry.step - start, 1).astype(carry.update_norms.dtype)
+        carry = carry._replace(update_norms=carry.update_norms / steps)
         row = self._evaluate(values, seed, carry, data)
         return self._early_stopping(carry, row, epoch), row
 
