@@ -64,3 +64,8 @@ def test_rosenbrock(tmp_path):
 
     table = distances(built.table)
     assert len(table) == 4 * 2  # every optimizer at every lr
+
+
+def test_xor(tmp_path):
+    built = build("xor", tmp_path)
+    assert_shows(built)

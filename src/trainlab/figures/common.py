@@ -93,7 +93,7 @@ def read_back(runs: list[Run], source: Path) -> None:
         if (folder / "summary.json").is_file():
             metrics, summary = _read(folder)
             if summary.get("overrides") == list(run.overrides):
-                run.metrics, run.summary = metrics, summary
+                run.metrics, run.summary, run.folder = metrics, summary, folder
                 continue
         missing.append(run)
     if not missing:
@@ -112,6 +112,7 @@ def read_back(runs: list[Run], source: Path) -> None:
             absent.append(f"{run.arm}/{run.index} ({' '.join(run.overrides)})")
         else:
             run.metrics, run.summary = _read(folder)
+            run.folder = folder
     if absent:
         raise ConfigError(f"{source}: no stored run for " + "; ".join(absent[:5])
                           + (f" and {len(absent) - 5} more" if len(absent) > 5 else ""))
@@ -123,10 +124,32 @@ def runs_table(runs: list[Run]) -> pd.DataFrame:
     for run in runs:
         frame = run.metrics.copy()
         frame.insert(0, "arm", run.arm)
-        for offset, (key, value) in enumerate(run.values.items(), start=1):
+        swept = {k: v for k, v in run.values.items() if k not in frame}  # seed is already
+        for offset, (key, value) in enumerate(swept.items(), start=1):
             frame.insert(offset, key, value)
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)
+
+
+def load_params(run: Run, which: str = "final") -> dict:
+    """A run's params_<which>.npz as the pytree trainlab's model takes (for several seeds, the
+    first seed's: that is what the run contract stores)."""
+    layers: dict[int, dict] = {}
+    with np.load(run.folder / f"params_{which}.npz") as arrays:
+        for name in arrays.files:
+            _, index, leaf = name.split(".", 2)
+            layers.setdefault(int(index), {})[leaf] = arrays[name]
+    return {"layers": [layers[i] for i in sorted(layers)]}
+
+
+def predict(run: Run, x: np.ndarray, which: str = "final") -> np.ndarray:
+    """The stored network's outputs on ``x``, evaluation mode, through trainlab's own MLP."""
+    from trainlab.nn import mlp
+
+    params = load_params(run, which)
+    state = {"layers": [{} for _ in params["layers"]]}
+    out, _, _ = mlp.apply(run.cfg, params, state, np.asarray(x, np.float32), train=False)
+    return np.asarray(out)
 
 
 # ------------------------------------------------------------------------------- outputs

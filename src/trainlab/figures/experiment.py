@@ -62,6 +62,7 @@ class Run:
     cfg: Config
     metrics: Any = None  # pandas.DataFrame of metrics.csv, once trained or read back
     summary: dict | None = None
+    folder: Path | None = None  # where its files are (params_*.npz among them)
 
 
 def experiments_dir() -> Path:
