@@ -1,0 +1,104 @@
+"""How the vectorized launcher splits a group (trial_plan) and composes its jobs' configs
+(job_configs): no training here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from omegaconf import OmegaConf
+
+from trainlab import trial_plan
+from trainlab.config import compose
+from trainlab.program import Shapes
+
+MNIST = Shapes("classification", 40, 10, 10, 3200, 128)
+MOONS = Shapes("classification", 2, 2, 2, 160, 32)
+
+
+@dataclass(frozen=True)
+class FakeDevice:
+    platform: str
+    id: int = 0
+
+    def memory_stats(self):
+        return {"bytes_limit": 8 * 2**30}
+
+
+def test_cpu_runs_a_big_mlp_trial_after_trial_and_vmaps_tiny_ones():
+    big = compose(["model.widths=[256,256]"])
+    tiny = compose(["data=moons", "model.widths=[16,16]", "batch_size=32"])
+    assert trial_plan.plan(big, MNIST, 64, devices=[FakeDevice("cpu")]).chunk == 1
+    assert trial_plan.plan(tiny, MOONS, 64, devices=[FakeDevice("cpu")]).chunk > 8
+
+
+def test_gpu_runs_every_trial_of_a_small_mlp_in_one_call():
+    cfg = compose(["model.widths=[256,256]"])
+    assert trial_plan.plan(cfg, MNIST, 64, devices=[FakeDevice("gpu")]).chunk == 64
+
+
+def test_step_flops_of_the_benchmark_mlp():
+    cfg = compose(["model.widths=[256,256]"])
+    weights_and_biases = 40 * 256 + 256 + 256 * 256 + 256 + 256 * 10 + 10
+    assert trial_plan.step_flops(cfg, MNIST) == 6 * 128 * weights_and_biases
+
+
+def test_memory_bound_splits_a_group_into_even_chunks(monkeypatch):
+    cfg = compose(["model.widths=[256,256]"])
+    per_trial = trial_plan.trial_bytes(cfg, MNIST)
+    monkeypatch.setattr(trial_plan, "device_memory", lambda device: 20 * per_trial)
+    plan = trial_plan.plan(cfg, MNIST, 64, chunk_size=0, memory_fraction=0.5,
+                           devices=[FakeDevice("gpu")])
+    assert plan.chunk == 10  # 64 trials in 7 chunks of at most 10 each
+    assert "memory bound" in plan.reason
+
+
+def test_chunks_are_a_multiple_of_the_devices():
+    cfg = compose(["model.widths=[256,256]"])
+    devices = [FakeDevice("cpu", 0), FakeDevice("cpu", 1)]
+    assert trial_plan.plan(cfg, MNIST, 7, chunk_size=0, devices=devices).chunk == 8
+    assert trial_plan.plan(cfg, MNIST, 64, chunk_size=3, devices=devices).chunk == 4
+    assert trial_plan.plan(cfg, MNIST, 64, chunk_size=1, devices=devices[:1]).mesh() is None
+
+
+@pytest.mark.parametrize("text, size", [("auto", None), ("AUTO", None), ("0", 0), (8, 8)])
+def test_chunk_size_knob(text, size):
+    assert trial_plan.parse_chunk_size(text) == size
+
+
+@pytest.mark.parametrize("text", ["-1", "fast", "1.5"])
+def test_bad_chunk_size_is_refused(text):
+    with pytest.raises(ValueError, match="chunk_size"):
+        trial_plan.parse_chunk_size(text)
+
+
+# ----------------------------------------------------------------------------- job configs
+def test_fast_job_configs_equal_hydras_composition():
+    from hydra import initialize_config_module
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.types import RunMode
+
+    from hydra_plugins.trainlab_launcher.job_configs import JobConfigs
+    from trainlab.config import register_configs
+
+    register_configs()
+    jobs = [
+        ["optimizer.lr=0.1", "epochs=2", "model.widths=[8]"],
+        ["optimizer.lr=0.01", "epochs=3", "model.widths=[16,16]"],  # values only: copied
+        ["optimizer=sgd", "optimizer.lr=0.5", "epochs=3", "model.widths=[8]"],  # a group
+        ["optimizer=momentum", "optimizer.lr=0.5", "epochs=3", "model.widths=[8]"],
+        ["+optimizer.extra=1", "epochs=3", "model.widths=[8]"],  # not a plain value
+    ]
+    with initialize_config_module("trainlab.conf", version_base="1.3"):
+        loader = GlobalHydra.instance().config_loader()
+        master = loader.load_configuration("config", ["epochs=5"], run_mode=RunMode.MULTIRUN)
+        configs = JobConfigs(loader, master)
+        for overrides in jobs:
+            try:
+                fast = OmegaConf.to_yaml(configs.compose(overrides))
+            except Exception as error:  # Hydra refuses it too, the same way
+                with pytest.raises(type(error)):
+                    loader.load_sweep_config(master, overrides)
+                continue
+            assert fast == OmegaConf.to_yaml(loader.load_sweep_config(master, overrides))
+        assert len(configs.templates) == 4  # the two values-only jobs share one composition
