@@ -69,3 +69,8 @@ def test_rosenbrock(tmp_path):
 def test_xor(tmp_path):
     built = build("xor", tmp_path)
     assert_shows(built)
+
+
+def test_babysitting(tmp_path):
+    built = build("babysitting", tmp_path)
+    assert_shows(built)
