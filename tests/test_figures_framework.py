@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from trainlab.config import ConfigError
+from trainlab.config import ConfigError, compose
 from trainlab.figures import experiment, main
 
 TEXT = """
@@ -60,3 +60,21 @@ def test_every_experiment_file_composes():
 def test_unknown_figure_is_an_error(capsys):
     assert main(["no-such-figure"]) == 2
     assert "no experiment file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("sweep", [
+    "{optimizer.lr: [0.1, 1, 0.001]}",
+    "{seed: [0, 3], optimizer.momentum: [0.5, 0.9]}",
+    "{activation: [relu, tanh], model.widths: [[4], [8, 8]]}",   # group choices: compose
+    "{optimizer.form: [classic, ema], data.start: [[1.0, 2.0], [0, 1]]}",
+])
+def test_fast_sweep_configs_equal_composed_ones(sweep):
+    text = f"base: [data=surface, optimizer=momentum]\nruns: {{a: {{sweep: {sweep}}}}}"
+    for run in experiment.expand(experiment.parse("x", text)):
+        assert run.cfg == compose(run.overrides)
+
+
+def test_fast_sweep_values_are_still_validated():
+    text = "base: [optimizer=sgd]\nruns: {a: {sweep: {optimizer.lr: [0.1, -1.0]}}}"
+    with pytest.raises(ConfigError, match="optimizer.lr=-1.0"):
+        experiment.expand(experiment.parse("x", text))

@@ -13,13 +13,18 @@ from trainlab.figures.plots import band
 
 LN10 = math.log(10)
 LR = "optimizer.lr"
+KAPPA = "regularizer.kappa"
 
 
 def table(runs, options) -> pd.DataFrame:
     frame = runs_table(runs)
-    if LR not in frame:
-        frame[LR] = np.nan
-    keep = ["arm", LR, "seed", "epoch", "train_loss", "train_objective", "train_acc",
+    for key in (LR, KAPPA):
+        if key not in frame:
+            frame[key] = np.nan
+    # the initial-loss arm, split by kappa: no_reg (kappa = 0) and with_reg
+    initial = frame.arm == "initial"
+    frame.loc[initial, "arm"] = np.where(frame.loc[initial, KAPPA] > 0, "with_reg", "no_reg")
+    keep = ["arm", KAPPA, LR, "seed", "epoch", "train_loss", "train_objective", "train_acc",
             "val_loss", "val_acc"]
     return frame[keep]
 
@@ -78,7 +83,9 @@ def draw(table: pd.DataFrame):
     ax.bar(x, loss, 0.5, color="C0", label="data loss (cross-entropy)")
     ax.bar(x, penalty, 0.5, bottom=loss, color="C1", label="L2 penalty (kappa/2 ||W||²)")
     ax.axhline(LN10, color="k", ls="--", lw=1, label="ln 10 (uniform over 10 classes)")
-    ax.set(xticks=x, xticklabels=["no regularization", "L2, kappa = 5"],
+    kappas = table[table.arm == "with_reg"][KAPPA].unique()
+    ax.set(xticks=x, xticklabels=["no regularization",
+                                  f"L2, kappa = {kappas[0]:g}" if len(kappas) else "L2"],
            ylabel="loss at initialization (nats)", title="1-2. Initial loss",
            ylim=(0, 1.35 * (loss + penalty).max()))
     ax.legend(fontsize=8, loc="upper left")

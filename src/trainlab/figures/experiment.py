@@ -21,6 +21,7 @@ exactly what ``train BASE ARM SWEPT`` would do (``config.compose``).
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +29,7 @@ from typing import Any
 
 import yaml
 
-from trainlab.config import Config, ConfigError, compose
+from trainlab.config import Config, ConfigError, compose, validate
 
 _TOP_KEYS = {"base", "runs", "options", "train", "reduced"}
 _ARM_KEYS = {"overrides", "sweep"}
@@ -153,18 +154,61 @@ def load(name: str, *, reduced: bool = False) -> Experiment:
     return parse(path.stem, path.read_text(), reduced=reduced)
 
 
+def _coerce(old: Any, new: Any) -> Any:
+    """``new`` as the type of the field it replaces, or KeyError when that is not plain."""
+    if isinstance(old, float) and not isinstance(new, bool) and isinstance(new, (int, float)):
+        return float(new)
+    if type(old) is type(new) and isinstance(new, (bool, int, str)):
+        return new
+    raise KeyError(new)  # lists and the rest: Hydra knows their element types
+
+
+def _replaced(node: Any, path: list[str], value: Any) -> Any:
+    """A copy of the dataclass ``node`` with the field at ``path`` set (KeyError: no such
+    plain field, e.g. a group choice like ``activation=tanh``)."""
+    head, rest = path[0], path[1:]
+    if not dataclasses.is_dataclass(node) or head not in {f.name for f in
+                                                          dataclasses.fields(node)}:
+        raise KeyError(head)
+    old = getattr(node, head)
+    new = _replaced(old, rest, value) if rest else _coerce(old, value)
+    if not rest and (dataclasses.is_dataclass(old) or head == "name"):
+        raise KeyError(head)
+    return dataclasses.replace(node, **{head: new})
+
+
+def _config(overrides: list[str], first: Config | None, first_values: dict,
+            values: dict) -> Config:
+    """compose(overrides), or - much faster for a sweep over plain fields (Hydra's compose
+    takes ~0.1-0.3 s a run) - the arm's first config with the swept fields replaced and
+    validated again, which is the same config."""
+    if first is not None:
+        try:
+            cfg = first
+            for key, value in values.items():
+                if value != first_values[key]:
+                    cfg = _replaced(cfg, key.split("."), value)
+            return validate(cfg)
+        except KeyError:
+            pass
+    return compose(overrides)
+
+
 def expand(exp: Experiment) -> list[Run]:
     """Every run of the experiment, arm by arm, each arm's grid in order."""
     runs = []
     for arm in exp.arms:
         keys = list(arm.sweep)
+        first, first_values = None, {}
         for index, combo in enumerate(itertools.product(*(arm.sweep[k] for k in keys))):
             values = dict(zip(keys, combo, strict=True))
             overrides = [*exp.base, *arm.overrides,
                          *(f"{k}={override_value(v)}" for k, v in values.items())]
             try:
-                cfg = compose(overrides)
+                cfg = _config(overrides, first, first_values, values)
             except ConfigError as error:
                 raise ConfigError(f"{exp.name}: arm {arm.name}: {error}") from None
+            if index == 0:
+                first, first_values = cfg, values
             runs.append(Run(arm.name, index, values, overrides, cfg))
     return runs
