@@ -399,6 +399,10 @@ class Config:
     early_stopping: EarlyStopping = field(default_factory=EarlyStopping)
     dtype: str = "float32"
     diagnostics: str = "default"  # off | default | full
+    # Train loss/acc of each epoch: "eval" = the whole training split in evaluation mode after
+    # the epoch (exact; one more forward pass over it); "running" = the mean of the epoch's
+    # mini-batch values as training computed them (free, but in training mode, mid-epoch).
+    train_metrics: str = "eval"
     sparsity_threshold: float = 1e-3  # diagnostics: a weight with |w| below it counts as zero
     objective: str = "best_val_loss"  # the summary field a sweeper minimizes
     progress: bool = True  # a progress bar while training
@@ -508,6 +512,7 @@ _FIELD_WORDS: dict[str, tuple[str, ...]] = {
     "unit": ("epoch", "step"),
     "dtype": ("float32", "float64"),
     "diagnostics": ("off", "default", "full"),
+    "train_metrics": ("eval", "running"),
 }
 
 

@@ -129,10 +129,13 @@ class Program:
         """The training objective (mean batch loss + penalty) and what the step reports."""
         if self.shapes.task == "surface":
             loss = surfaces.value(cfg.data, params["point"])
-            return loss, (state, loss, [])
+            return loss, (state, {"loss": loss}, [])
         out, state, taps = self._forward(cfg, Net(params, state), x, train=True, key=key)
-        loss = objectives.data_loss(cfg, out, y, self.shapes.n_classes)
-        return loss + objectives.penalty(cfg.regularizer, params), (state, loss, taps)
+        batch = {"loss": objectives.data_loss(cfg, out, y, self.shapes.n_classes)}
+        if self.shapes.n_classes:
+            batch["acc"] = (objectives.predictions(cfg, out) == y).mean(dtype=out.dtype)
+        objective = batch["loss"] + objectives.penalty(cfg.regularizer, params)
+        return objective, (state, batch, taps)
 
     def _init(self, values, seed, data) -> Carry:
         cfg = self._config(values)
@@ -169,13 +172,24 @@ class Program:
             metrics["acc"] = hits.mean(dtype=out.dtype)
         return metrics
 
-    def _evaluate(self, values, seed, carry: Carry, data) -> dict:
-        """The per-epoch row: train and validation metrics, the lr in use, diagnostics."""
+    def _evaluate(self, values, seed, carry: Carry, data, running: dict | None = None) -> dict:
+        """The per-epoch row: train and validation metrics, the lr in use, diagnostics.
+
+        ``running``: the means of the epoch's mini-batch metrics; with train_metrics=running
+        they stand for the train metrics, and the pass over the training split is made only
+        when the diagnostics need it (dead units)."""
         cfg = self._config(values)
         net = carry.net
         x, y = data["train"]
-        out, _, train_taps = self._forward(cfg, net, x, train=False)  # taps: dead units
-        row = {f"train_{k}": v for k, v in self._metrics(cfg, net, x, y, out).items()}
+        use_running = (running is not None and self.cfg.train_metrics == "running"
+                       and self.shapes.task != "surface")  # a surface's metrics are free
+        train_taps = []
+        if not use_running or self.cfg.diagnostics != "off":
+            out, _, train_taps = self._forward(cfg, net, x, train=False)  # taps: dead units
+        if use_running:
+            row = {f"train_{k}": v for k, v in running.items()}
+        else:
+            row = {f"train_{k}": v for k, v in self._metrics(cfg, net, x, y, out).items()}
         if self.shapes.task != "surface":
             row |= {f"val_{k}": v for k, v in self._metrics(cfg, net, *data["val"]).items()}
             row["train_objective"] = row["train_loss"] + objectives.penalty(
@@ -194,13 +208,14 @@ class Program:
             if jnp.issubdtype(v.dtype, jnp.floating) else v, row,
         )
 
-    def _train_step(self, cfg, tx, dropout_key, carry: Carry, batch) -> tuple[Carry, None]:
+    def _train_step(self, cfg, tx, dropout_key, carry: Carry, batch) -> tuple[Carry, dict]:
         x, y = batch
         net = carry.net
         key = jax.random.fold_in(dropout_key, carry.step)
-        (_, (state, loss, _)), grads = jax.value_and_grad(self._loss, argnums=1, has_aux=True)(
-            cfg, net.params, net.state, x, y, key
-        )
+        (_, (state, batch_metrics, _)), grads = jax.value_and_grad(
+            self._loss, argnums=1, has_aux=True
+        )(cfg, net.params, net.state, x, y, key)
+        loss = batch_metrics["loss"]
         updates, opt_state = tx.update(grads, carry.opt_state, net.params)
         params = objectives.constrain(
             cfg.regularizer, jax.tree_util.tree_map(jnp.add, net.params, updates)
@@ -219,7 +234,7 @@ class Program:
             step=carry.step + active.astype(jnp.int32),
             diverged=carry.diverged | (~finite & ~carry.stopped),
             update_norms=update_norms,
-        ), None
+        ), batch_metrics
 
     def _batches(self, order_key, epoch, data):
         """The epoch's mini-batches, (steps, batch, ...): shuffled by the epoch's key, the
@@ -242,10 +257,11 @@ class Program:
         step = functools.partial(self._train_step, cfg, tx, dropout_key)
         start = carry.step
         carry = carry._replace(update_norms=jnp.zeros_like(carry.update_norms))
-        carry, _ = jax.lax.scan(step, carry, self._batches(order_key, epoch, data))
+        carry, batch_metrics = jax.lax.scan(step, carry, self._batches(order_key, epoch, data))
         steps = jnp.maximum(carry.step - start, 1).astype(carry.update_norms.dtype)
         carry = carry._replace(update_norms=carry.update_norms / steps)
-        row = self._evaluate(values, seed, carry, data)
+        running = jax.tree_util.tree_map(lambda m: m.mean(), batch_metrics)
+        row = self._evaluate(values, seed, carry, data, running)
         return self._early_stopping(carry, row, epoch), row
 
     def _early_stopping(self, carry: Carry, row: dict, epoch) -> Carry:
