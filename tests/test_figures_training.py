@@ -1,0 +1,28 @@
+"""The training-dynamics lecture figures built at their reduced size: the must-show criteria
+of FIGURES.md (and issue 5's MNIST-1D reproduction), asserted from the table behind each."""
+
+from __future__ import annotations
+
+import pytest
+
+from trainlab.figures import common
+
+
+def build(name, tmp_path):
+    built = common.build(name, out=tmp_path, reduced=True, progress=False)
+    assert (tmp_path / "figure.png").stat().st_size > 10_000
+    assert (tmp_path / "table.csv").is_file()
+    failed = common.failures(built.checks)
+    assert not failed, "\n".join(f"{c.criterion}: {c.measured}" for c in failed)
+    return built
+
+
+@pytest.mark.slow
+def test_mnist1d(tmp_path):
+    from trainlab.figures.mnist1d import finals
+
+    f = finals(build("mnist1d", tmp_path).table)
+    acc = f.groupby(["model", "split"]).test_acc.mean()
+    assert acc["logistic regression", "paper"] == pytest.approx(0.32, abs=0.03)
+    assert acc["MLP", "paper"] > acc["logistic regression", "paper"] + 0.25
+    assert set(f.paper_test_acc) == {0.32, 0.68}
