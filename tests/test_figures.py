@@ -74,3 +74,8 @@ def test_xor(tmp_path):
 def test_babysitting(tmp_path):
     built = build("babysitting", tmp_path)
     assert_shows(built)
+
+
+def test_preprocessing(tmp_path):
+    built = build("preprocessing", tmp_path)
+    assert_shows(built)
