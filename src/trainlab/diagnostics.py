@@ -94,13 +94,17 @@ def activation_stats(cfg, params: dict, taps: list[dict]) -> dict:
     return stats
 
 
-def dead_units(cfg, params: dict, taps: list[dict]) -> dict:
+def unit_activity(cfg, params: dict, taps: list[dict]) -> dict:
+    """Which units of each hidden layer are nonzero, and positive, on some sample."""
+    outputs = [_unit_outputs(cfg, tap, layer) for tap, layer in zip(taps, params["layers"])]
+    return {"nonzero": [(g != 0).any(axis=0) for g in outputs],
+            "positive": [(g > 0).any(axis=0) for g in outputs]}
+
+
+def dead_units(activity: dict) -> dict:
     """Fractions of units exactly 0 (dead) and never positive (stuck) on every sample."""
-    stats = {}
-    for k, (tap, layer) in enumerate(zip(taps, params["layers"]), start=1):
-        g = _unit_outputs(cfg, tap, layer)
-        stats[f"dead_frac/{k}"] = jnp.all(g == 0, axis=0).mean(dtype=g.dtype)
-        stats[f"stuck_frac/{k}"] = jnp.all(g <= 0, axis=0).mean(dtype=g.dtype)
+    stats = {f"dead_frac/{k}": (~on).mean() for k, on in enumerate(activity["nonzero"], 1)}
+    stats |= {f"stuck_frac/{k}": (~on).mean() for k, on in enumerate(activity["positive"], 1)}
     return stats
 
 
@@ -119,14 +123,19 @@ def count_distinct(vectors: jax.Array, tolerance: float = DISTINCT_TOLERANCE) ->
     return vectors.shape[0] - has_earlier_twin.sum(dtype=jnp.int32)
 
 
+def _pieces(cfg) -> int:
+    """Pre-activations per unit: maxout's pieces are adjacent columns of W."""
+    return cfg.activation.pieces if cfg.activation.name == "maxout" else 1
+
+
 def distinct_units(cfg, params: dict) -> dict:
     """``distinct/k`` for each hidden layer: a unit is its incoming weights and bias (all
     its pieces for maxout), the zero-init trap leaves one distinct unit per layer."""
-    pieces = cfg.activation.pieces if cfg.activation.name == "maxout" else 1
+    pieces = _pieces(cfg)
     stats = {}
     for k, layer in enumerate(params["layers"][:-1], start=1):
         columns = jnp.concatenate([layer["w"], layer["b"][None]], axis=0).T
-        units = columns.reshape(columns.shape[0] // pieces, -1)  # maxout: pieces adjacent
+        units = columns.reshape(columns.shape[0] // pieces, -1)
         stats[f"distinct/{k}"] = count_distinct(units)
     return stats
 
@@ -149,9 +158,11 @@ def grad_stats(grads: dict) -> dict:
 
 
 def layer_update_norms(updates: dict) -> jax.Array:
-    """||update of W||_F per layer, for the training scan to accumulate; (0,) without layers."""
-    layers = updates.get("layers", []) if isinstance(updates, dict) else []
-    return jnp.stack([jnp.linalg.norm(u["w"]) for u in layers]) if layers else jnp.zeros((0,))
+    """||update of W||_F per layer; (0,) for params without layers (a surface's point)."""
+    layers = updates.get("layers", [])
+    if not layers:
+        return jnp.zeros((0,), jax.tree_util.tree_leaves(updates)[0].dtype)
+    return jnp.stack([jnp.linalg.norm(u["w"]) for u in layers])
 
 
 def update_stats(update_norms: jax.Array, params: dict) -> dict:
@@ -212,6 +223,41 @@ def split_histograms(table: pd.DataFrame, edges: np.ndarray) -> tuple[pd.DataFra
     return table.drop(columns=columns), hist
 
 
+# ----------------------------------------------------------- accumulated by the training scan
+def init_accumulators(cfg, params: dict) -> dict:
+    """What the training scan accumulates for the diagnostics, carried from epoch to epoch:
+    each layer's update norm (NaN before the first update) and, for train_metrics=running,
+    the hidden units nonzero / positive on some batch of the epoch."""
+    units = [layer["b"].shape[0] // _pieces(cfg) for layer in params.get("layers", [])[:-1]]
+    return {
+        "update_norms": jnp.full_like(layer_update_norms(params), jnp.nan),
+        "nonzero": [jnp.zeros((n,), bool) for n in units],
+        "positive": [jnp.zeros((n,), bool) for n in units],
+    }
+
+
+def start_epoch(accumulators: dict) -> dict:
+    return jax.tree_util.tree_map(jnp.zeros_like, accumulators)
+
+
+def accumulate(cfg, accumulators: dict, params: dict, updates: dict, taps: list[dict],
+               active: jax.Array) -> dict:
+    """Add one training step (``active``: it updated the params) to the accumulators."""
+    norms = jnp.where(active, layer_update_norms(updates), 0.0)
+    acc = accumulators | {"update_norms": accumulators["update_norms"] + norms}
+    if cfg.train_metrics == "running":  # no pass over the training split to find dead units
+        activity = unit_activity(cfg, params, taps)
+        for key, seen in activity.items():
+            acc[key] = [old | (new & active) for old, new in zip(acc[key], seen)]
+    return acc
+
+
+def end_epoch(accumulators: dict, steps: jax.Array) -> dict:
+    """The mean update norm over the epoch's ``steps`` updates."""
+    norms = accumulators["update_norms"]
+    return accumulators | {"update_norms": norms / jnp.maximum(steps, 1).astype(norms.dtype)}
+
+
 # ------------------------------------------------------------------------------ the row
 def probe_pass(cfg, net, probe: tuple, loss_fn) -> tuple[dict, list[dict]]:
     """Gradient of the training objective and the taps on the probe batch, in training mode
@@ -226,19 +272,23 @@ def probe_pass(cfg, net, probe: tuple, loss_fn) -> tuple[dict, list[dict]]:
     return grads, taps
 
 
-def epoch_diagnostics(cfg, net, probe: tuple, loss_fn, train_taps: list[dict],
-                      update_norms: jax.Array, row: dict) -> dict:
-    """The diagnostics columns of one epoch's row (see the module docstring)."""
+def epoch_diagnostics(cfg, net, probe: tuple, loss_fn, train_taps: list[dict] | None,
+                      accumulators: dict, row: dict) -> dict:
+    """The diagnostics columns of one epoch's row (see the module docstring). ``train_taps``:
+    the taps of the evaluation pass over the training split, or None where there is none
+    (train_metrics=running): dead units are then those the epoch's batches found."""
     if cfg.diagnostics == "off":
         return {}
     params = net.params
     grads, taps = probe_pass(cfg, net, probe, loss_fn)
     stats = activation_stats(cfg, params, taps)
-    stats |= dead_units(cfg, params, train_taps)
+    activity = (accumulators if train_taps is None
+                else unit_activity(cfg, params, train_taps))
+    stats |= dead_units(activity)
     stats |= distinct_units(cfg, params)
     stats |= grad_stats(grads)
     stats |= weight_stats(params, cfg.sparsity_threshold)
-    stats |= update_stats(update_norms, params)
+    stats |= update_stats(accumulators["update_norms"], params)
     stats |= generalization_gap(row)
     if cfg.diagnostics == "full":
         stats |= activation_histograms(cfg, taps)

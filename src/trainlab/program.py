@@ -20,9 +20,8 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from trainlab import objectives, surfaces
+from trainlab import diagnostics, objectives, surfaces
 from trainlab.config import Config, batch_size_of, static_signature, with_values
-from trainlab.diagnostics import epoch_diagnostics, layer_update_norms
 from trainlab.nn import mlp
 from trainlab.optim import make_optimizer, make_schedule
 
@@ -44,9 +43,7 @@ class Carry(NamedTuple):
     bad_checks: jax.Array  # early-stopping checks without improvement in a row
     stopped: jax.Array
     diverged: jax.Array
-    # ||update of W|| per layer for the diagnostics: a sum over the epoch's steps while it
-    # runs, their mean after it (NaN before the first epoch)
-    update_norms: jax.Array
+    diagnostics: Any  # what the training scan accumulates for them (update norms, ...)
 
 
 class Shapes(NamedTuple):
@@ -152,7 +149,7 @@ class Program:
         return Carry(
             net, opt_state, jnp.zeros((), jnp.int32), keep, jnp.asarray(jnp.inf, dtype),
             jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32), jnp.zeros((), bool),
-            jnp.zeros((), bool), jnp.full_like(layer_update_norms(net.params), jnp.nan),
+            jnp.zeros((), bool), diagnostics.init_accumulators(cfg, net.params),
         )
 
     def _metrics(self, cfg, net: Net, x, y, out=None) -> dict:
@@ -176,16 +173,16 @@ class Program:
         """The per-epoch row: train and validation metrics, the lr in use, diagnostics.
 
         ``running``: the means of the epoch's mini-batch metrics; with train_metrics=running
-        they stand for the train metrics, and the pass over the training split is made only
-        when the diagnostics need it (dead units)."""
+        they stand for the train metrics and no pass over the training split is made (the
+        diagnostics then find dead units on the epoch's batches)."""
         cfg = self._config(values)
         net = carry.net
         x, y = data["train"]
         use_running = (running is not None and self.cfg.train_metrics == "running"
                        and self.shapes.task != "surface")  # a surface's metrics are free
-        train_taps = []
-        if not use_running or self.cfg.diagnostics != "off":
-            out, _, train_taps = self._forward(cfg, net, x, train=False)  # taps: dead units
+        train_taps = None  # the taps of the pass over the training split: dead units
+        if not use_running:
+            out, _, train_taps = self._forward(cfg, net, x, train=False)
         if use_running:
             row = {f"train_{k}": v for k, v in running.items()}
         else:
@@ -200,8 +197,8 @@ class Program:
         row["step"] = carry.step
         if self.shapes.task != "surface":
             probe = (x[: data["probe"].shape[0]], y[: data["probe"].shape[0]])  # with labels
-            row |= epoch_diagnostics(cfg, net, probe, self._loss, train_taps,
-                                     carry.update_norms, row)
+            row |= diagnostics.epoch_diagnostics(cfg, net, probe, self._loss, train_taps,
+                                                 carry.diagnostics, row)
         # A diverged trial reports NaN from then on, not the frozen params' numbers.
         return jax.tree_util.tree_map(
             lambda v: jnp.where(carry.diverged, jnp.nan, v)
@@ -212,7 +209,7 @@ class Program:
         x, y = batch
         net = carry.net
         key = jax.random.fold_in(dropout_key, carry.step)
-        (_, (state, batch_metrics, _)), grads = jax.value_and_grad(
+        (_, (state, batch_metrics, taps)), grads = jax.value_and_grad(
             self._loss, argnums=1, has_aux=True
         )(cfg, net.params, net.state, x, y, key)
         loss = batch_metrics["loss"]
@@ -222,9 +219,10 @@ class Program:
         )
         finite = jnp.isfinite(loss)
         active = ~carry.stopped & ~carry.diverged & finite
-        update_norms = carry.update_norms
+        accumulators = carry.diagnostics
         if self.cfg.diagnostics != "off":
-            update_norms += jnp.where(active, layer_update_norms(updates), 0.0)
+            accumulators = diagnostics.accumulate(cfg, accumulators, net.params, updates, taps,
+                                                  active)
         keep = lambda new, old: jax.tree_util.tree_map(  # noqa: E731
             lambda n, o: jnp.where(active, n, o), new, old
         )
@@ -233,7 +231,7 @@ class Program:
             opt_state=keep(opt_state, carry.opt_state),
             step=carry.step + active.astype(jnp.int32),
             diverged=carry.diverged | (~finite & ~carry.stopped),
-            update_norms=update_norms,
+            diagnostics=accumulators,
         ), batch_metrics
 
     def _batches(self, order_key, epoch, data):
@@ -256,10 +254,10 @@ class Program:
         tx = self._optimizer(cfg)
         step = functools.partial(self._train_step, cfg, tx, dropout_key)
         start = carry.step
-        carry = carry._replace(update_norms=jnp.zeros_like(carry.update_norms))
+        carry = carry._replace(diagnostics=diagnostics.start_epoch(carry.diagnostics))
         carry, batch_metrics = jax.lax.scan(step, carry, self._batches(order_key, epoch, data))
-        steps = jnp.maximum(carry.step - start, 1).astype(carry.update_norms.dtype)
-        carry = carry._replace(update_norms=carry.update_norms / steps)
+        carry = carry._replace(
+            diagnostics=diagnostics.end_epoch(carry.diagnostics, carry.step - start))
         running = jax.tree_util.tree_map(lambda m: m.mean(), batch_metrics)
         row = self._evaluate(values, seed, carry, data, running)
         return self._early_stopping(carry, row, epoch), row
