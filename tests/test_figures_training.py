@@ -26,3 +26,14 @@ def test_mnist1d(tmp_path):
     assert acc["logistic regression", "paper"] == pytest.approx(0.32, abs=0.03)
     assert acc["MLP", "paper"] > acc["logistic regression", "paper"] + 0.25
     assert set(f.paper_test_acc) == {0.32, 0.68}
+
+
+def test_overfitting(tmp_path):
+    from trainlab.figures.overfitting import per_seed
+
+    s = per_seed(build("overfitting", tmp_path).table)
+    assert (s.val_ratio >= 1.5).all()
+    assert (s.es_best_epoch == s.val_min_epoch).all()
+    assert (s.es_stop_epoch == s.es_best_epoch + 50).all()  # patience 50, checked every epoch
+    first = s.iloc[0]
+    assert first.es_returned_val_loss == pytest.approx(first.val_loss_min, rel=1e-4)
