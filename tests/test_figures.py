@@ -79,3 +79,8 @@ def test_babysitting(tmp_path):
 def test_preprocessing(tmp_path):
     built = build("preprocessing", tmp_path)
     assert_shows(built)
+
+
+def test_batch_size(tmp_path):
+    built = build("batch-size", tmp_path)
+    assert_shows(built)
