@@ -37,3 +37,11 @@ def test_overfitting(tmp_path):
     assert (s.es_stop_epoch == s.es_best_epoch + 50).all()  # patience 50, checked every epoch
     first = s.iloc[0]
     assert first.es_returned_val_loss == pytest.approx(first.val_loss_min, rel=1e-4)
+
+
+@pytest.mark.slow
+def test_activation_speed(tmp_path):
+    from trainlab.figures.activation_speed import best
+
+    b = best(build("activation-speed", tmp_path).table).set_index("activation")
+    assert b.epochs_to_target["relu"] < b.epochs_to_target["tanh"] < b.epochs_to_target["sigmoid"]
