@@ -46,6 +46,7 @@ class _Job:
 
     index: int
     config: DictConfig  # with the hydra node, as Hydra's callbacks get it
+    hydra_cfg: DictConfig  # HydraConfig's copy of that node, what hydra.yaml holds
     task_cfg: DictConfig  # without it, as the app gets it
     cfg: Any  # trainlab.config.Config
     out_dir: Path
@@ -86,9 +87,10 @@ class VectorizedLauncher(Launcher):
             config.hydra.job.num = index
         HydraConfig.instance().set_config(config)  # resolves ${hydra:...} in the sweep dir
         out_dir = Path(str(config.hydra.sweep.dir)) / str(config.hydra.sweep.subdir)
-        with read_write(config.hydra.runtime), open_dict(config.hydra.runtime):
-            config.hydra.runtime.output_dir = str(out_dir.absolute())
-        HydraConfig.instance().set_config(config)
+        hydra_cfg = HydraConfig.instance().cfg  # a copy of its own: one per job, kept
+        for node in (config.hydra, hydra_cfg.hydra):
+            with read_write(node.runtime), open_dict(node.runtime):
+                node.runtime.output_dir = str(out_dir.absolute())
         task_cfg = copy.deepcopy(config)
         with read_write(task_cfg), open_dict(task_cfg):
             del task_cfg["hydra"]
@@ -96,7 +98,7 @@ class VectorizedLauncher(Launcher):
             cfg = to_config(task_cfg)
         except ConfigError as error:
             _fail(str(error))
-        return _Job(index, config, task_cfg, cfg, out_dir)
+        return _Job(index, config, hydra_cfg, task_cfg, cfg, out_dir)
 
     def _start(self, job: _Job) -> None:
         """What Hydra's run_job does before calling the app: the job directory, ``.hydra/``,
@@ -104,22 +106,22 @@ class VectorizedLauncher(Launcher):
         assert self.hydra_context is not None
         job.out_dir.mkdir(parents=True, exist_ok=True)
         (job.out_dir / "summary.json").unlink(missing_ok=True)  # another config's results
-        HydraConfig.instance().set_config(job.config)
+        HydraConfig.instance().cfg = job.hydra_cfg  # what set_config(job.config) gave
         if job.config.hydra.output_subdir is not None:
             hydra_dir = job.out_dir / str(job.config.hydra.output_subdir)
             _save_config(job.task_cfg, "config.yaml", hydra_dir)
-            _save_config(HydraConfig.instance().cfg, "hydra.yaml", hydra_dir)
+            _save_config(job.hydra_cfg, "hydra.yaml", hydra_dir)
             _save_config(job.config.hydra.overrides.task, "overrides.yaml", hydra_dir)
         self.hydra_context.callbacks.on_job_start(config=job.config,
                                                   task_function=self.task_function)
 
     def _finish(self, job: _Job, value: Any, failed: bool = False) -> None:
         assert self.hydra_context is not None
-        HydraConfig.instance().set_config(job.config)
+        HydraConfig.instance().cfg = job.hydra_cfg
         result = JobReturn(
             overrides=list(job.config.hydra.overrides.task),
             cfg=job.task_cfg,
-            hydra_cfg=copy.deepcopy(HydraConfig.instance().cfg),
+            hydra_cfg=job.hydra_cfg,
             working_dir=str(job.out_dir) if job.config.hydra.job.chdir else os.getcwd(),
             task_name=JobRuntime.instance().get("name"),
             status=JobStatus.FAILED if failed else JobStatus.COMPLETED,
