@@ -84,3 +84,10 @@ def test_preprocessing(tmp_path):
 def test_batch_size(tmp_path):
     built = build("batch-size", tmp_path)
     assert_shows(built)
+
+
+@pytest.mark.skipif("lstsq" not in __import__("trainlab.config").config.GROUPS["optimizer"],
+                    reason="needs the closed-form least-squares fit (optimizer=lstsq)")
+def test_capacity(tmp_path):
+    built = build("capacity", tmp_path)
+    assert_shows(built)
