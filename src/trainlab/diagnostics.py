@@ -34,8 +34,10 @@ network at initialization.
 Sources: *probe* is one forward and backward pass on the probe batch (the first training
 samples, with their labels) in training mode - BatchNorm normalizes with the probe's own
 statistics, its running averages untouched - with dropout off, so the numbers are
-deterministic. *train set* reuses the evaluation pass over the whole training set that the
-program makes anyway. *steps* are accumulated by the training scan (``layer_update_norms``).
+deterministic. *train set* reuses the evaluation pass over the whole training split that the
+program makes anyway; with train_metrics=running there is none, and a unit is dead when it
+was 0 on every batch of the epoch, as training computed them. *steps* are accumulated by the
+training scan in the program's carry (``init_accumulators``, ``accumulate``).
 
 ``diagnostics=off`` computes none of them; ``default`` all but the histograms; ``full`` adds
 the histograms (``split_histograms`` moves them out of the metrics table).
@@ -200,9 +202,10 @@ def activation_histograms(cfg, taps: list[dict]) -> dict:
     for k, tap in enumerate(taps, start=1):
         a = tap["act"].ravel()
         index = jnp.clip(jnp.floor((a - lo) / (hi - lo) * HIST_BINS), 0, HIST_BINS - 1)
-        counts = jnp.bincount(index.astype(jnp.int32), length=HIST_BINS)
+        # a one-hot sum, not bincount: a scatter is slow to compile and to run under vmap
+        fractions = (index[:, None] == jnp.arange(HIST_BINS)).mean(axis=0, dtype=a.dtype)
         for b in range(HIST_BINS):
-            stats[f"act_hist_{b:02d}/{k}"] = counts[b].astype(a.dtype) / a.size
+            stats[f"act_hist_{b:02d}/{k}"] = fractions[b]
     return stats
 
 
