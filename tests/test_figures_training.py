@@ -45,3 +45,16 @@ def test_activation_speed(tmp_path):
 
     b = best(build("activation-speed", tmp_path).table).set_index("activation")
     assert b.epochs_to_target["relu"] < b.epochs_to_target["tanh"] < b.epochs_to_target["sigmoid"]
+
+
+@pytest.mark.slow
+def test_weight_decay(tmp_path):
+    from trainlab.figures.weight_decay import grids, pairs
+
+    built = build("weight-decay", tmp_path)
+    p = pairs(built.table)
+    assert (p[p.momentum == 0].param_rel_diff < 1e-12).all()
+    assert (p[p.momentum > 0].param_rel_diff > 1e-3).all()
+    g = grids(built.table)
+    assert g["adam_l2"].shape == g["adamw"].shape == (2, 2)
+    assert (g["adamw"] - g["adam_l2"]).abs().max().max() >= 0.05
