@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from trainlab.config import ConfigError, compose
+from trainlab.config import GROUPS, ConfigError, compose
 from trainlab.figures import experiment, main
 
 TEXT = """
@@ -52,9 +52,18 @@ def test_override_values_in_hydra_grammar():
     assert experiment.override_value(1e-3) == "0.001"
 
 
-def test_every_experiment_file_composes():
-    for name in experiment.names():
-        assert experiment.expand(experiment.load(name, reduced=True))
+HAS_LSTSQ = "lstsq" in GROUPS["optimizer"]
+
+
+@pytest.mark.parametrize("name", experiment.names())
+@pytest.mark.parametrize("reduced", [False, True])
+def test_every_experiment_file_composes(name, reduced):
+    if name == "capacity" and not HAS_LSTSQ:
+        pytest.skip("needs optimizer=lstsq")
+    runs = experiment.expand(experiment.load(name, reduced=reduced))
+    assert runs and all(run.cfg.epochs >= 1 for run in runs)
+    assert (experiment.experiments_dir() / f"{name}.yaml").read_text().startswith(
+        f"# make fig-{name}"), "the header starts with the command"
 
 
 def test_unknown_figure_is_an_error(capsys):
@@ -78,3 +87,31 @@ def test_fast_sweep_values_are_still_validated():
     text = "base: [optimizer=sgd]\nruns: {a: {sweep: {optimizer.lr: [0.1, -1.0]}}}"
     with pytest.raises(ConfigError, match="optimizer.lr=-1.0"):
         experiment.expand(experiment.parse("x", text))
+
+
+def test_redraw_from_stored_runs_and_gallery(tmp_path):
+    from trainlab.figures import common
+
+    out = tmp_path / "results" / "gd-lr"
+    assert main(["gd-lr", "--reduced", "--out", str(out)]) == 0
+    table = (out / "table.csv").read_text()
+    (out / "figure.png").unlink()
+    # a second output folder, drawn from the first one's runs: no training, the same table
+    again = tmp_path / "again"
+    assert main(["gd-lr", "--reduced", "--from", str(out), "--out", str(again)]) == 0
+    assert (again / "table.csv").read_text() == table
+    assert not (again / "runs").exists()
+    # found by config when the folders are laid out differently (a Hydra multirun, say)
+    moved = tmp_path / "elsewhere"
+    (out / "runs" / "gd").rename(moved)
+    built = common.build("gd-lr", source=moved, out=tmp_path / "third", reduced=True)
+    assert not common.failures(built.checks)
+    assert main(["--gallery", "--from", str(tmp_path / "results"), "--out",
+                 str(tmp_path / "gallery")]) == 0
+    assert not (tmp_path / "gallery" / "gd-lr.png").exists()  # no figure.png left there
+    assert "gd-lr" not in (tmp_path / "gallery" / "index.md").read_text()
+
+
+def test_missing_runs_are_named(tmp_path, capsys):
+    assert main(["gd-lr", "--reduced", "--from", str(tmp_path)]) == 2
+    assert "no stored run for gd/0" in capsys.readouterr().err

@@ -3,7 +3,8 @@
     trainlab figure NAME [--reduced] [--out DIR]   train experiments/NAME.yaml, draw, check
     trainlab figure NAME --from DIR                redraw from stored runs, no training
     trainlab figure --list                         the figures there are
-    trainlab figure --gallery [--out DIR]          copy results/*/figure.png to docs/gallery
+    trainlab figure --gallery [--from R] [--out D] shrink R/*/figure.png (default results/)
+                                                   into D/NAME.png + D/index.md (docs/gallery)
 
 Writes DIR/figure.png and DIR/table.csv (DIR defaults to results/NAME), prints the table and
 every must-show check; the exit code is 1 when a check fails.
@@ -23,14 +24,16 @@ def _parser() -> argparse.ArgumentParser:
         prog="trainlab figure", description="Build (or redraw) a lecture figure.")
     parser.add_argument("name", nargs="?", help="a figure: experiments/NAME.yaml")
     parser.add_argument("--from", dest="source", type=Path, metavar="DIR",
-                        help="read the runs from DIR instead of training them")
+                        help="read the runs from DIR instead of training them "
+                             "(with --gallery: the results folder)")
     parser.add_argument("--reduced", action="store_true",
                         help="the experiment's reduced size (what its test runs)")
     parser.add_argument("--out", type=Path, metavar="DIR",
                         help="output folder (default results/NAME, or docs/gallery)")
     parser.add_argument("--list", action="store_true", help="list the figures")
     parser.add_argument("--gallery", action="store_true",
-                        help="copy results/*/figure.png into docs/gallery/NAME.png")
+                        help="shrink results/*/figure.png into docs/gallery/NAME.png, "
+                             "with an index.md of the checks")
     return parser
 
 
@@ -42,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(experiment.names()))
         return 0
     if args.gallery:
-        copied = common.gallery(target=args.out or Path("docs/gallery"))
+        copied = common.gallery(args.source or Path("results"), args.out or Path("docs/gallery"))
         print(f"copied {len(copied)} figures into {args.out or 'docs/gallery'}")
         return 0
     if not args.name:

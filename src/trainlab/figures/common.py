@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -153,12 +152,15 @@ def predict(run: Run, x: np.ndarray, which: str = "final") -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------- outputs
-def save(fig, table: pd.DataFrame, out: Path) -> None:
-    """figure.png and table.csv, each written whole or not at all."""
+def save(fig, table: pd.DataFrame, out: Path, checks: list[Check] = ()) -> None:
+    """figure.png, table.csv and checks.csv, each written whole or not at all."""
     out = Path(out)
     records.atomic_write(out / "figure.png", lambda tmp: fig.savefig(tmp, format="png",
                                                                      dpi=110))
     records.write_csv(table, out / "table.csv")
+    records.write_csv(pd.DataFrame([dataclasses.asdict(c) for c in checks],
+                                   columns=["criterion", "ok", "measured"]),
+                      out / "checks.csv")
     plt.close(fig)
 
 
@@ -214,7 +216,7 @@ def build(name: str, *, out: Path | None = None, source: Path | None = None,
         read_back(runs, source)
     table = module.table(runs, dict(exp.options))
     checks = module.check(table)
-    save(module.draw(table), table, out)
+    save(module.draw(table), table, out, checks)
     if show:
         brief = module.brief(table) if hasattr(module, "brief") else table
         print_table(brief, f"{exp.name}: the table behind the figure")
@@ -223,15 +225,34 @@ def build(name: str, *, out: Path | None = None, source: Path | None = None,
     return Built(exp, runs, table, checks, out)
 
 
-def gallery(results: Path = Path("results"), target: Path = Path("docs/gallery")) -> list[Path]:
-    """Copy every results/NAME/figure.png to docs/gallery/NAME.png (full-size builds only)."""
+def gallery(results: Path = Path("results"), target: Path = Path("docs/gallery"),
+            width: int = 1000) -> list[Path]:
+    """docs/gallery/NAME.png for every full-size results/NAME/figure.png - shrunk to ``width``
+    pixels and a 256-colour palette, so the committed gallery stays small - and an index.md
+    with each figure's command and must-show checks."""
+    from PIL import Image
+
+    target = Path(target)
     target.mkdir(parents=True, exist_ok=True)
-    copied = []
+    copied, lines = [], ["# Lecture figures", "",
+                         "Rebuilt by `make figures && make gallery`; each is `make fig-NAME`.", ""]
     for png in sorted(Path(results).glob("*/figure.png")):
         name = png.parent.name
         if name.endswith("-reduced"):
             continue
-        dest = target / f"{name}.png"
-        shutil.copyfile(png, dest)
+        with Image.open(png) as image:
+            image.thumbnail((width, 10 * width))
+            small = image.convert("RGB").quantize(256)
+            dest = target / f"{name}.png"
+            records.atomic_write(dest, lambda tmp, im=small: im.save(tmp, format="PNG",
+                                                                     optimize=True))
         copied.append(dest)
+        lines += [f"## {name}", "", f"`make fig-{name}`", "", f"![{name}]({name}.png)", ""]
+        checks = png.parent / "checks.csv"
+        if checks.is_file():
+            for c in pd.read_csv(checks).itertuples():
+                lines.append(f"- {'PASS' if c.ok else 'FAIL'} {c.criterion}: {c.measured}")
+            lines.append("")
+    records.atomic_write(target / "index.md",
+                         lambda tmp: tmp.write_text("\n".join(lines)))
     return copied
