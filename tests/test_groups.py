@@ -129,27 +129,26 @@ def test_combined_choices_train(name, npz_files):
 
 
 # ------------------------------------------------------------------- every choice, alone
-BASE = {"data": MOONS, "model": MLP}
-# What a choice needs besides itself.
+# What a choice needs besides itself, on the base run (moons, an MLP [8], batches of 16).
 NEEDS = {
+    **{("data", name): ["data.n_samples=60"] for name in ("moons", "circles", "spirals", "blobs")},
     ("data", "mnist1d"): ["data.train_size=128"],
     ("data", "digits"): ["data.train_size=128"],
     ("data", "xor"): [FULL],
     ("data", "regression1d"): ["loss=mse", FULL],
     ("data", "npz"): ["data.path={classes}"],
-    ("model", "polynomial"): ["data=regression1d", "loss=mse", FULL],
     ("model", "mlp"): ["model.widths=[8]"],
+    ("model", "polynomial"): ["data=regression1d", "loss=mse", FULL],
 }
 
 
 def alone(group: str, name: str) -> list[str]:
     needs = NEEDS.get((group, name), [])
-    data = [o for o in needs if o.startswith("data=")] or (
-        [] if group == "data" else list(BASE["data"]))
-    model = [] if group == "model" else list(BASE["model"])
-    rest = [o for o in needs if not o.startswith("data=")]
-    extra = [] if FULL in rest else ["batch_size=16"]
-    return [*data, *model, f"{group}={name}", *rest, *extra]
+    own_data = group == "data" or any(o.startswith("data=") for o in needs)
+    data = [] if own_data else list(MOONS)
+    model = [] if group == "model" else list(MLP)
+    batch = [] if FULL in needs else ["batch_size=16"]
+    return [*data, *model, f"{group}={name}", *needs, *batch]
 
 
 EVERY_CHOICE = [(group, name) for group, choices in GROUPS.items() for name in choices]
