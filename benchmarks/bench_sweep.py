@@ -214,23 +214,26 @@ def in_process(trial, lrs: list[float], sample: int, epochs: int, x, y) -> dict 
 
 
 # --------------------------------------------------------------------------- the chunk rule
-def measure_chunks(trials: int, epochs: int, rounds: int) -> None:
+def measure_chunks(trials: int, epochs: int, rounds: int, names: str) -> None:
     """Per-trial time of one workload for several trials per call, rounds interleaved so that
-    the machine's drift hits every width alike; medians shown. What trial_plan.STEP_FLOPS
+    the machine's drift hits every width alike; medians shown. What trial_plan.RULES
     rests on."""
     from trainlab import program, run, trial_plan
     from trainlab.config import compose
     from trainlab.data import load_dataset
 
     workloads = {
-        "W: mnist1d 40-256-256-10, batch 128": SWEEP,
-        "mnist1d 40-64-10, batch 128": ["model.widths=[64]", f"batch_size={BATCH}",
-                                        "diagnostics=off", "train_metrics=running"],
-        "moons 2-16-16-2, batch 32": ["data=moons", "model.widths=[16,16]", "batch_size=32",
-                                      "diagnostics=off", "train_metrics=running"],
+        "W": ("mnist1d 40-256-256-10, batch 128", SWEEP),
+        "mlp64": ("mnist1d 40-64-10, batch 128", [
+            "model.widths=[64]", f"batch_size={BATCH}", "diagnostics=off",
+            "train_metrics=running"]),
+        "moons": ("moons 2-16-16-2, batch 32", [
+            "data=moons", "model.widths=[16,16]", "batch_size=32", "diagnostics=off",
+            "train_metrics=running"]),
     }
     console = Console(width=150)
-    for name, overrides in workloads.items():
+    for key in names.split(","):
+        name, overrides = workloads[key]
         cfgs = [compose([*overrides, f"epochs={epochs}", f"optimizer.lr={lr}",
                          "progress=false", "save_params=false"])
                 for lr in np.logspace(-4, -1, trials)]
@@ -238,14 +241,14 @@ def measure_chunks(trials: int, epochs: int, rounds: int) -> None:
         widths = sorted({w for w in widths if w <= trials})
         per_trial: dict[int, list[float]] = {w: [] for w in widths}
         compile_s: dict[int, float] = {}
-        for _ in range(rounds):
+        program._PROGRAMS.clear()
+        for _ in range(rounds):  # later rounds reuse the executables: compile_s of round 1
             for width in widths:
-                program._PROGRAMS.clear()
                 outcomes = []
                 for start in range(0, trials, width):
                     jobs = [run.Job(c) for c in cfgs[start:start + width]]
                     outcomes.append(run.run_group(jobs, chunk_size=width, progress=False)[0][2])
-                compile_s[width] = sum(o.compile_s for o in outcomes)
+                compile_s.setdefault(width, sum(o.compile_s for o in outcomes))
                 per_trial[width].append(sum(o.run_s for o in outcomes) / trials / epochs)
         data_shapes = run.shapes_of(cfgs[0], load_dataset(cfgs[0].data, "float32"))
         flops = trial_plan.step_flops(cfgs[0], data_shapes)
@@ -276,7 +279,9 @@ def main() -> None:
     parser.add_argument("--skip", default="", help="comma list of: basic, naive, torch")
     parser.add_argument("--chunks", action="store_true",
                         help="measure per-trial time by trials per call instead")
-    parser.add_argument("--rounds", type=int, default=2, help="rounds of --chunks")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of --chunks")
+    parser.add_argument("--workloads", default="W,mlp64,moons",
+                        help="--chunks workloads: comma list of W, mlp64, moons")
     parser.add_argument("--torch-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.torch_worker:
@@ -288,7 +293,7 @@ def main() -> None:
         args.trials, args.epochs = 8, 3
         args.naive_sample = min(args.naive_sample, 2)
     if args.chunks:
-        measure_chunks(min(args.trials, 16), min(args.epochs, 3), args.rounds)
+        measure_chunks(min(args.trials, 16), min(args.epochs, 3), args.rounds, args.workloads)
         return
 
     console = Console(width=150)

@@ -25,11 +25,15 @@ class FakeDevice:
         return {"bytes_limit": 8 * 2**30}
 
 
-def test_cpu_runs_a_big_mlp_trial_after_trial_and_vmaps_tiny_ones():
+def test_cpu_pairs_trials_and_vmaps_more_of_tiny_ones():
+    cpu = [FakeDevice("cpu")]
     big = compose(["model.widths=[256,256]"])
+    small = compose(["model.widths=[64]"])
     tiny = compose(["data=moons", "model.widths=[16,16]", "batch_size=32"])
-    assert trial_plan.plan(big, MNIST, 64, devices=[FakeDevice("cpu")]).chunk == 1
-    assert trial_plan.plan(tiny, MOONS, 64, devices=[FakeDevice("cpu")]).chunk > 8
+    assert trial_plan.plan(big, MNIST, 64, devices=cpu).chunk == 2
+    assert trial_plan.plan(small, MNIST, 64, devices=cpu).chunk == 2
+    assert trial_plan.plan(tiny, MOONS, 64, devices=cpu).chunk == 8
+    assert trial_plan.plan(big, MNIST, 1, devices=cpu).chunk == 1  # a lone job: no padding
 
 
 def test_gpu_runs_every_trial_of_a_small_mlp_in_one_call():

@@ -2,19 +2,25 @@
 chunk; every chunk reuses the first one's executable), and over which devices the trial axis
 is split.
 
-A vmapped step of k trials does k times the work of one. That pays while one trial's step is
-too small to keep the device busy (the time goes to dispatch and loop overhead), and costs once
-it is not: XLA:CPU runs k small batched matmuls slower than k plain ones, and the wider program
-compiles longer. So ``auto`` vmaps just enough trials that a step does about
-``STEP_FLOPS[platform]`` of work, measured on each kind of device (benchmarks/bench_sweep.py
---chunks re-measures it):
+A call of k vmapped trials does k times the work of one. That pays while one trial's step is
+too small to keep the device busy (the time goes to dispatch, loop and threading overhead) and
+costs once it is not (the wider program compiles longer, k trials' state leaves the cache).
+Measured on this project's 2-core CPU (``bench_sweep.py --chunks``: 16 trials, medians of 3
+interleaved rounds on a loaded machine; run time per trial relative to one trial per call):
 
-  cpu (2 cores)  per trial and epoch, by trials per call          -> STEP_FLOPS["cpu"]
-  gpu            a small MLP's step (under 0.1 GFLOP) leaves most of the device idle: as
-                 many trials as memory allows share a call
+  trials per call                   1      2      4      8     16    compile s, 1 -> 16
+  W: 40-256-256-10, b128 (61 MF)   1.00   0.67   0.87   0.82   1.29   7.2 -> 14.4
+  40-64-10, b128 (2.5 MF)          1.00   0.45   0.71   0.62   0.64   9.9 -> 19.5
+  moons 2-16-16-2, b32 (0.07 MF)   1.00   0.09   0.07   0.05   0.06   8.8 ->  9.7
+
+One trial per call is never best on a CPU (XLA hands a lone small matmul to multi-threaded
+Eigen, whose overhead dwarfs it; a batched one runs in one loop), two are best down to a few
+MFLOP a step, and only tiny models gain from more. On a GPU a small MLP's step leaves most of
+the device idle: as many trials as memory allows share a call. Hence, per platform: at least
+``fewest`` trials a call, more until a step does ``step_flops`` of work, at most ``most``.
 
 The memory bound comes last: a chunk's estimated footprint must fit in ``memory_fraction`` of
-one device's memory, whatever was asked.
+the devices' memory, whatever was asked.
 """
 
 from __future__ import annotations
@@ -30,8 +36,15 @@ from trainlab.config import Config
 from trainlab.nn import mlp
 from trainlab.program import Shapes
 
-# FLOPs of one training step (all trials of a call together) that keep a device busy.
-STEP_FLOPS = {"cpu": 4e6, "gpu": 5e10, "tpu": 5e10}
+
+@dataclass(frozen=True)
+class Rule:
+    fewest: int  # trials per call (per device)
+    most: int | None
+    step_flops: float  # the work of one step (all trials of the call) that keeps it busy
+
+
+RULES = {"cpu": Rule(2, 16, 5e5), "gpu": Rule(1, None, 5e10), "tpu": Rule(1, None, 5e10)}
 
 
 @dataclass(frozen=True)
@@ -106,8 +119,10 @@ def plan(cfg: Config, shapes: Shapes, n_trials: int, *, chunk_size: int | None =
     n_dev = len(devices)
     if chunk_size is None:
         platform = devices[0].platform
+        rule = RULES.get(platform, RULES["gpu"])
         per_step = step_flops(cfg, shapes)
-        chunk = math.ceil(STEP_FLOPS.get(platform, STEP_FLOPS["gpu"]) / per_step) * n_dev
+        chunk = max(rule.fewest, math.ceil(rule.step_flops / per_step))
+        chunk = min(chunk, rule.most or chunk) * n_dev
         reason = f"auto: {per_step / 1e6:.3g} MFLOP a trial step on {platform}"
     else:
         chunk = chunk_size or n_trials
