@@ -58,3 +58,16 @@ def test_weight_decay(tmp_path):
     g = grids(built.table)
     assert g["adam_l2"].shape == g["adamw"].shape == (2, 2)
     assert (g["adamw"] - g["adam_l2"]).abs().max().max() >= 0.05
+
+
+@pytest.mark.slow
+def test_dropout(tmp_path):
+    from trainlab.figures.dropout import MC, gaps, test_time_means
+
+    built = build("dropout", tmp_path)
+    g = gaps(built.table).set_index("arm")
+    assert g.gap_loss["no_dropout"] > g.gap_loss["hidden_0.5"] > g.gap_loss["input_0.2_hidden_0.5"]
+    t = test_time_means(built.table)
+    mc = t[t.rule == MC]
+    assert set(mc.arm) == {"hidden_0.5", "input_0.2_hidden_0.5"}  # no masks without dropout
+    assert (mc.groupby("arm").agreement.last() > 0.8).all()
