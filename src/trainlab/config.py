@@ -137,6 +137,15 @@ class Linear(Model):
 
 
 @dataclass
+class RandomFeatures(Model):
+    """One hidden layer of ``width`` random units (drawn by ``init``, through ``activation``)
+    that is never trained: only the output layer learns (Belkin's random-features model)."""
+
+    name: str = "random_features"
+    width: int = 1000
+
+
+@dataclass
 class Polynomial(Model):
     """A linear model on polynomial features of a 1-D input (capacity lecture)."""
 
@@ -295,6 +304,15 @@ class Adadelta(Optimizer):
 
 
 @dataclass
+class Lstsq(Optimizer):
+    """Not iterative: the output layer of a model linear in its features is solved in closed
+    form (minimum-norm least squares, or ridge with regularizer=l2) on the whole training set
+    in the first epoch. Needs loss=mse; lr is unused."""
+
+    name: str = "lstsq"
+
+
+@dataclass
 class AdamFamily(Optimizer):
     lr: float = 1e-3
     b1: float = 0.9
@@ -415,7 +433,9 @@ GROUPS: dict[str, dict[str, type]] = {
         "spirals": Spirals, "blobs": Blobs, "regression1d": Regression1d, "npz": Npz,
         "surface": Surface,
     },
-    "model": {"mlp": Mlp, "linear": Linear, "polynomial": Polynomial},
+    "model": {
+        "mlp": Mlp, "linear": Linear, "polynomial": Polynomial, "random_features": RandomFeatures,
+    },
     "init": {
         "zeros": Zeros, "constant": Constant, "uniform": Uniform, "normal": Normal,
     } | {
@@ -435,7 +455,7 @@ GROUPS: dict[str, dict[str, type]] = {
     "optimizer": {
         "sgd": Optimizer, "momentum": Momentum, "nesterov": Nesterov, "adagrad": Adagrad,
         "rmsprop": Rmsprop, "adadelta": Adadelta, "adam": Adam, "adamw": AdamW,
-        "adamax": Adamax, "nadam": Nadam,
+        "adamax": Adamax, "nadam": Nadam, "lstsq": Lstsq,
     },
     "schedule": {
         "constant": Schedule, "step": StepDecay, "exponential": RateDecay,
@@ -500,6 +520,7 @@ _FIELD_CHECKS: dict[str, tuple[Any, str]] = {
     "n_test": (lambda x: x >= 1, "an integer >= 1"),
     "n_classes": (lambda x: x >= 2, "an integer >= 2"),
     "n_features": (lambda x: x >= 1, "an integer >= 1"),
+    "width": (lambda x: x >= 1, "an integer >= 1"),
 }
 
 # Fields restricted to a set of words.
@@ -568,10 +589,29 @@ def validate(cfg: Config) -> Config:
                 f"model.widths={widths}: must be a non-empty list of positive integers "
                 "(model=linear has no hidden layer)"
             )
+    if cfg.optimizer.name == "lstsq":
+        _check_closed_form(cfg)
     if cfg.objective not in SUMMARY_OBJECTIVES:
         allowed = ", ".join(SUMMARY_OBJECTIVES)
         raise ConfigError(f"objective={cfg.objective}: must be one of {allowed}")
     return cfg
+
+
+LINEAR_IN_FEATURES = ("linear", "polynomial", "random_features")
+
+
+def _check_closed_form(cfg: Config) -> None:
+    if cfg.model.name not in LINEAR_IN_FEATURES:
+        raise ConfigError(
+            f"optimizer=lstsq: needs a model linear in its features "
+            f"({', '.join(LINEAR_IN_FEATURES)}), not model={cfg.model.name}"
+        )
+    if cfg.loss.name != "mse":
+        raise ConfigError(f"optimizer=lstsq: solves least squares, needs loss=mse, "
+                          f"not loss={cfg.loss.name}")
+    if cfg.regularizer.name not in ("none", "l2"):
+        raise ConfigError(f"optimizer=lstsq: takes regularizer=none or l2 (ridge), "
+                          f"not regularizer={cfg.regularizer.name}")
 
 
 SUMMARY_OBJECTIVES = (

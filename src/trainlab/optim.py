@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import jax
 import jax.numpy as jnp
 import optax
 
@@ -103,6 +104,8 @@ def make_optimizer(
 ) -> optax.GradientTransformation:
     """The optax chain: optional clipping, the optimizer with injected hyperparameters and
     the learning-rate schedule, then decoupled weight decay on weight matrices."""
+    if cfg.name == "lstsq":  # solved in closed form by the program (closed_form.py)
+        return optax.identity()
     schedule = make_schedule(schedule_cfg, cfg.lr, steps_per_epoch, total_steps)
     if cfg.name == "momentum":
         core = optax.inject_hyperparams(_momentum, static_args=("form",))(
@@ -125,6 +128,17 @@ def make_optimizer(
     if cfg.name != "adamw" and _on(cfg.weight_decay):
         chain.append(optax.add_decayed_weights(-cfg.weight_decay, mask=weight_mask))
     return optax.chain(*chain)
+
+
+def train_output_layer_only(tx: optax.GradientTransformation) -> optax.GradientTransformation:
+    """``tx`` on the last layer, no update at all elsewhere (frozen random features)."""
+    def labels(params):
+        layers = params["layers"]
+        names = ["frozen"] * (len(layers) - 1) + ["trained"]
+        return {"layers": [jax.tree_util.tree_map(lambda _, n=name: n, layer)
+                           for name, layer in zip(names, layers)]}
+
+    return optax.multi_transform({"trained": tx, "frozen": optax.set_to_zero()}, labels)
 
 
 def _on(value) -> bool:

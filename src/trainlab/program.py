@@ -20,10 +20,10 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from trainlab import diagnostics, objectives, surfaces
+from trainlab import closed_form, diagnostics, objectives, surfaces
 from trainlab.config import Config, batch_size_of, static_signature, with_values
 from trainlab.nn import mlp
-from trainlab.optim import make_optimizer, make_schedule
+from trainlab.optim import make_optimizer, make_schedule, train_output_layer_only
 
 
 class Net(NamedTuple):
@@ -106,7 +106,8 @@ class Program:
         return with_values(self.cfg, values)
 
     def _optimizer(self, cfg: Config):
-        return make_optimizer(cfg.optimizer, cfg.schedule, self.steps_per_epoch, self.total_steps)
+        tx = make_optimizer(cfg.optimizer, cfg.schedule, self.steps_per_epoch, self.total_steps)
+        return train_output_layer_only(tx) if cfg.model.name == "random_features" else tx
 
     def _schedule(self, cfg: Config):
         return make_schedule(cfg.schedule, cfg.optimizer.lr, self.steps_per_epoch,
@@ -255,12 +256,36 @@ class Program:
         step = functools.partial(self._train_step, cfg, tx, dropout_key)
         start = carry.step
         carry = carry._replace(diagnostics=diagnostics.start_epoch(carry.diagnostics))
-        carry, batch_metrics = jax.lax.scan(step, carry, self._batches(order_key, epoch, data))
+        if self.cfg.optimizer.name == "lstsq":
+            carry, batch_metrics = self._solve(cfg, carry, data)
+        else:
+            carry, batch_metrics = jax.lax.scan(step, carry, self._batches(order_key, epoch,
+                                                                           data))
         carry = carry._replace(
             diagnostics=diagnostics.end_epoch(carry.diagnostics, carry.step - start))
         running = jax.tree_util.tree_map(lambda m: m.mean(), batch_metrics)
         row = self._evaluate(values, seed, carry, data, running)
         return self._early_stopping(carry, row, epoch), row
+
+    def _solve(self, cfg, carry: Carry, data) -> tuple[Carry, dict]:
+        """optimizer=lstsq: the output layer in closed form on the whole training split, as
+        one step (see closed_form.py). The features are the output layer's inputs."""
+        x, y = data["train"]
+        net = carry.net
+        _, _, taps = self._forward(cfg, net, x, train=False)
+        features = taps[-1]["act"] if taps else mlp.features(cfg.model, x)
+        t = closed_form.targets(y, self.shapes.n_outputs, self.shapes.n_classes, features.dtype)
+        kappa = cfg.regularizer.kappa if cfg.regularizer.name == "l2" else 0.0
+        w, b = closed_form.least_squares(features, t, kappa)
+        layers = list(net.params["layers"])
+        layers[-1] = {**layers[-1], "w": w, "b": b}
+        solved = net._replace(params={**net.params, "layers": layers})
+        _, (_, batch_metrics, _) = self._loss(cfg, solved.params, net.state, x, y, None)
+        diverged = ~jnp.isfinite(batch_metrics["loss"])
+        live = ~carry.stopped & ~carry.diverged & ~diverged
+        net = jax.tree_util.tree_map(lambda n, o: jnp.where(live, n, o), solved, net)
+        return carry._replace(net=net, step=carry.step + live.astype(jnp.int32),
+                              diverged=carry.diverged | diverged), batch_metrics
 
     def _early_stopping(self, carry: Carry, row: dict, epoch) -> Carry:
         es = self.cfg.early_stopping

@@ -28,6 +28,8 @@ from trainlab.nn.initializers import weight_initializer
 
 
 def hidden_widths(model: Model) -> list[int]:
+    if model.name == "random_features":
+        return [model.width]
     return list(model.widths) if model.name == "mlp" else []
 
 
