@@ -71,3 +71,13 @@ def test_dropout(tmp_path):
     mc = t[t.rule == MC]
     assert set(mc.arm) == {"hidden_0.5", "input_0.2_hidden_0.5"}  # no masks without dropout
     assert (mc.groupby("arm").agreement.last() > 0.8).all()
+
+
+def test_ensembles(tmp_path):
+    from trainlab.figures.ensembles import members
+
+    m = members(build("ensembles", tmp_path).table)
+    assert list(m.seed) == [0, 1, 2, 3]  # every member's own params, not seed 0's four times
+    assert m.single_test_acc.nunique() > 1
+    assert m.ensemble_test_acc.iloc[-1] >= m.single_test_acc.mean()
+    assert m.ensemble_test_acc.iloc[0] == m.single_test_acc.iloc[0]

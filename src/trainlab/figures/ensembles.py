@@ -1,0 +1,100 @@
+"""Model ensembles (lecture 001): K independently trained nets, their averaged predicted
+probabilities against each alone; and why averaging their weights instead does not work."""
+
+from __future__ import annotations
+
+import jax
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from trainlab import predict
+from trainlab.data import load_dataset
+from trainlab.figures.common import Check, load_params, runs_table
+from trainlab.figures.plots import band
+
+
+def table(runs, options) -> pd.DataFrame:
+    runs = sorted(runs, key=lambda r: r.cfg.seed)
+    cfg = runs[0].cfg
+    data = load_dataset(cfg.data, cfg.dtype)
+    x, y = data.x_test, data.y_test
+    params = [load_params(run) for run in runs]
+    probs = np.stack([np.asarray(predict.probabilities(run.cfg, p, x))
+                      for run, p in zip(runs, params, strict=True)])
+    rows = []
+    for k, run in enumerate(runs, start=1):
+        single = float((probs[k - 1].argmax(-1) == y).mean())
+        ensemble = float((probs[:k].mean(0).argmax(-1) == y).mean())
+        votes = np.apply_along_axis(np.bincount, 1, probs[:k].argmax(-1).T, minlength=10)
+        vote = float((votes.argmax(-1) == y).mean())  # ties: the lowest class
+        averaged = jax.tree_util.tree_map(lambda *a: np.mean(a, axis=0), *params[:k])
+        weights = float((np.asarray(predict.probabilities(cfg, averaged, x)).argmax(-1)
+                         == y).mean())
+        rows.append({"kind": "test", "k": k, "seed": run.cfg.seed, "single_test_acc": single,
+                     "ensemble_test_acc": ensemble, "vote_test_acc": vote,
+                     "weight_average_test_acc": weights,
+                     "mean_single_test_acc": float(np.mean([
+                         (probs[i].argmax(-1) == y).mean() for i in range(k)])),
+                     "summary_test_acc": run.summary["test_acc"]})
+    curves = runs_table(runs)[["seed", "epoch", "train_loss", "train_acc", "val_loss",
+                               "val_acc"]].assign(kind="curve")
+    return pd.concat([pd.DataFrame(rows), curves], ignore_index=True)
+
+
+def members(table: pd.DataFrame) -> pd.DataFrame:
+    t = table[table.kind == "test"].dropna(axis=1, how="all")
+    return t.astype({"k": int, "seed": int}).reset_index(drop=True)
+
+
+def brief(table: pd.DataFrame) -> pd.DataFrame:
+    m = members(table)
+    keep = ["k", "seed", "single_test_acc", "mean_single_test_acc", "ensemble_test_acc",
+            "vote_test_acc", "weight_average_test_acc"]
+    return m[keep].rename(columns={
+        "k": "k (members)", "seed": "member k's seed", "single_test_acc": "member k alone",
+        "mean_single_test_acc": "mean of members 1..k", "ensemble_test_acc": "ensemble 1..k",
+        "vote_test_acc": "majority vote 1..k", "weight_average_test_acc": "weights averaged"})
+
+
+def check(table: pd.DataFrame) -> list[Check]:
+    m = members(table)
+    last = m.iloc[-1]
+    singles = m.single_test_acc
+    return [
+        Check(f"the ensemble of all {len(m)} members: test accuracy >= the mean single-model "
+              "accuracy", bool(last.ensemble_test_acc >= singles.mean()),
+              f"{last.ensemble_test_acc:.1%} vs mean {singles.mean():.1%} "
+              f"(best single {singles.max():.1%})"),
+        Check("the members' stored params reproduce each run's own test accuracy",
+              bool(np.allclose(m.single_test_acc, m.summary_test_acc, atol=1.5e-3)),
+              f"max difference {np.abs(m.single_test_acc - m.summary_test_acc).max():.1e}"),
+    ]
+
+
+def draw(table: pd.DataFrame):
+    m = members(table)
+    fig, (ax_curve, ax_k) = plt.subplots(1, 2, figsize=(13, 5))
+    curves = table[(table.kind == "curve") & (table.epoch >= 1)]
+    band(ax_curve, curves, "epoch", "train_acc", color="C0", label="training accuracy")
+    band(ax_curve, curves, "epoch", "val_acc", color="C3", label="validation accuracy")
+    ax_curve.set(xlabel="epoch", ylabel="accuracy", ylim=(0, 1.02),
+                 title=f"The {len(m)} members (seeds {m.seed.min()}..{m.seed.max()}), trained "
+                       "at once\n(mean, band: min-max over members)")
+    ax_curve.legend(loc="lower right")
+    ax_k.plot(m.k, m.ensemble_test_acc, "o-", color="C2", lw=2,
+              label="ensemble: mean of the members' probabilities")
+    ax_k.plot(m.k, m.vote_test_acc, "s--", color="C4", ms=4, label="ensemble: majority vote")
+    ax_k.plot(m.k, m.single_test_acc, "k.", ms=8, label="member k alone")
+    ax_k.axhline(m.single_test_acc.mean(), color="k", ls=":", lw=1.2,
+                 label=f"mean single model ({m.single_test_acc.mean():.1%})")
+    ax_k.plot(m.k, m.weight_average_test_acc, "x-", color="C1",
+              label="one net with the members' weights averaged")
+    ax_k.set(xlabel="k, members in the ensemble (the first k seeds)",
+             ylabel="test accuracy (1000 samples)", xticks=m.k,
+             title="Ensembles of independent nets: average predictions, not weights")
+    ax_k.legend(fontsize=8.5, loc="center right")
+    for ax in (ax_curve, ax_k):
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
