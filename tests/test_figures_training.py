@@ -81,3 +81,18 @@ def test_ensembles(tmp_path):
     assert m.single_test_acc.nunique() > 1
     assert m.ensemble_test_acc.iloc[-1] >= m.single_test_acc.mean()
     assert m.ensemble_test_acc.iloc[0] == m.single_test_acc.iloc[0]
+
+
+@pytest.mark.slow
+def test_batchnorm(tmp_path):
+    from trainlab.figures.batchnorm import batch_sizes, sweep
+
+    built = build("batchnorm", tmp_path)
+    lr = sweep(built.table, "lr", "lr").pivot(index="lr", columns="normalization",
+                                              values="outcome")
+    assert lr.loc[3.0, "none"] in ("diverged", "stalled")
+    assert lr.loc[3.0, "batchnorm"] == "trains"
+    b = batch_sizes(built.table).pivot(index="batch_size", columns="normalization",
+                                       values="val_error")
+    assert b.batchnorm[2] > b.batchnorm[32] + 0.05
+    assert b.layernorm[2] <= b.layernorm[32] + 0.02
