@@ -37,7 +37,8 @@ statistics, its running averages untouched - with dropout off, so the numbers ar
 deterministic. *train set* reuses the evaluation pass over the whole training split that the
 program makes anyway; with train_metrics=running there is none, and a unit is dead when it
 was 0 on every batch of the epoch, as training computed them. *steps* are accumulated by the
-training scan in the program's carry (``init_accumulators``, ``accumulate``).
+training scan in the program's carry (``init_accumulators``, ``accumulate``). Dead, stuck and
+saturated look at the activation function's own output, before a normalization placed after.
 
 ``diagnostics=off`` computes none of them; ``default`` all but the histograms; ``full`` adds
 the histograms (``split_histograms`` moves them out of the metrics table).
