@@ -143,6 +143,17 @@ def test_a_random_sweep_extended_keeps_its_finished_trials(tmp_path):
     assert len(pd.read_csv(tmp_path / "summary.csv")) == 4
 
 
+def test_basic_launcher_skips_finished_jobs_too(tmp_path):
+    sweep = ["model.widths=[8]", "optimizer.lr=0.01,0.1", "hydra/launcher=basic"]
+    multirun(tmp_path, *sweep)
+    stamps = [(d / "summary.json").stat().st_mtime_ns for d in job_dirs(tmp_path)]
+    (job_dirs(tmp_path)[1] / "summary.json").unlink()  # as if killed during job 1
+    multirun(tmp_path, *sweep)
+    assert (job_dirs(tmp_path)[0] / "summary.json").stat().st_mtime_ns == stamps[0]
+    assert (job_dirs(tmp_path)[1] / "summary.json").stat().st_mtime_ns > stamps[1]
+    assert len(pd.read_csv(tmp_path / "summary.csv")) == 2
+
+
 def test_a_bad_value_in_one_job_stops_the_sweep_before_anything_runs(tmp_path, capsys):
     with pytest.raises(SystemExit) as stop:
         multirun(tmp_path, "optimizer.lr=0.1,-1")
