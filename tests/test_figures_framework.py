@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from trainlab.config import GROUPS, ConfigError, compose
+from trainlab.config import ConfigError, compose
 from trainlab.figures import experiment, main
 
 TEXT = """
@@ -52,14 +52,9 @@ def test_override_values_in_hydra_grammar():
     assert experiment.override_value(1e-3) == "0.001"
 
 
-HAS_LSTSQ = "lstsq" in GROUPS["optimizer"]
-
-
 @pytest.mark.parametrize("name", experiment.names())
 @pytest.mark.parametrize("reduced", [False, True])
 def test_every_experiment_file_composes(name, reduced):
-    if name == "capacity" and not HAS_LSTSQ:
-        pytest.skip("needs optimizer=lstsq")
     runs = experiment.expand(experiment.load(name, reduced=reduced))
     assert runs and all(run.cfg.epochs >= 1 for run in runs)
     assert (experiment.experiments_dir() / f"{name}.yaml").read_text().startswith(

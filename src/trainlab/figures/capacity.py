@@ -87,7 +87,7 @@ def _points(ax, table: pd.DataFrame) -> None:
 
 
 def draw(table: pd.DataFrame):
-    fig, axes = plt.subplots(2, 2, figsize=(13, 9.5))
+    fig, axes = plt.subplots(2, 2, figsize=(15.5, 9.5), gridspec_kw={"width_ratios": [1, 1.1]})
     e = errors(table)
     ax = axes[0, 0]
     for model in [m for m in LABELS if m != "mlp" and m in set(e.model)]:
@@ -103,10 +103,11 @@ def draw(table: pd.DataFrame):
     _points(ax, table)
     fits = table[(table.kind == "fit") & (table.model != "mlp")]
     for i, ((model, size), part) in enumerate(fits.groupby(["model", "size"], sort=False)):
-        ax.plot(part.x, part.y, color=COLORS[model], lw=1.5, alpha=0.9,
+        ax.plot(part.x, part.y, color=COLORS[model], lw=1.2, alpha=0.9,
                 ls=["-", "--", "-.", ":"][i % 4], label=f"{LABELS[model]}, degree {size:g}")
-    ax.set(ylim=(-2, 2), xlabel="x", ylabel="y", title="Polynomial fits")
-    ax.legend(fontsize=7, loc="lower left")
+    ax.set(ylim=(-2, 2), xlabel="x", ylabel="y",
+           title="Polynomial fits (degree 20 least squares: through every point, wild between)")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
     ax = axes[1, 0]
     part = e[e.model == "mlp"]
     ax.errorbar(part["size"], part.test_mse, yerr=part.test_mse_std, fmt="o-", color="C0",
@@ -123,7 +124,7 @@ def draw(table: pd.DataFrame):
         ax.plot(part.x, part.y, color=plt.cm.viridis(i / 3), lw=1.5,
                 label=f"MLP, {size:g} hidden unit{'s' if size > 1 else ''}")
     ax.set(ylim=(-2, 2), xlabel="x", ylabel="y", title="MLP fits (first seed)")
-    ax.legend(fontsize=7, loc="lower left")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
     for ax in axes.flat:
         ax.grid(alpha=0.3)
     fig.suptitle("Capacity: 21 noisy points of sin(pi x) - polynomials overfit, "

@@ -144,10 +144,13 @@ def load_params(run: Run, which: str = "final") -> dict:
 def predict(run: Run, x: np.ndarray, which: str = "final") -> np.ndarray:
     """The stored network's outputs on ``x``, evaluation mode, through trainlab's own MLP."""
     from trainlab.nn import mlp
+    from trainlab.run import use_dtype
 
+    use_dtype(run.cfg.dtype)  # a float64 run (a degree-20 fit, say) must be evaluated so
     params = load_params(run, which)
     state = {"layers": [{} for _ in params["layers"]]}
-    out, _, _ = mlp.apply(run.cfg, params, state, np.asarray(x, np.float32), train=False)
+    x = np.asarray(x, run.cfg.dtype)
+    out, _, _ = mlp.apply(run.cfg, params, state, x, train=False)
     return np.asarray(out)
 
 
