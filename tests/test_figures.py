@@ -71,7 +71,7 @@ def test_xor(tmp_path):
     assert_shows(built)
 
 
-@pytest.mark.slow  # three compiled programs
+@pytest.mark.slow  # two compiled programs, one of 200 epochs
 def test_babysitting(tmp_path):
     built = build("babysitting", tmp_path)
     assert_shows(built)
