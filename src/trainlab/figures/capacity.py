@@ -64,7 +64,7 @@ def check(table: pd.DataFrame) -> list[Check]:
         ratio = d20.test_mse / d6.test_mse
         checks.append(Check("degree 20: test error orders of magnitude (>= 100x) above "
                             "degree 6's", ratio >= 100,
-                            f"{d20.test_mse:.3g} vs {d6.test_mse:.3g} ({ratio:.0f}x)"))
+                            f"{d20.test_mse:.3g} vs {d6.test_mse:.3g} ({ratio:.2g}x)"))
     if ("mlp", 100) in e.index and ("mlp", 10) in e.index:
         m100, m10 = e.loc[("mlp", 100)].test_mse, e.loc[("mlp", 10)].test_mse
         checks.append(Check("MLP-100's test error within 2x of MLP-10's",
