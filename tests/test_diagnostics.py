@@ -135,22 +135,27 @@ def test_weight_norm_and_sparsity():
 def test_update_norms_and_ratios_per_layer():
     params = {"layers": [layer([[3.0, 4.0]], [0.0, 0.0]), layer([[1.0], [0.0]], [0.0])]}
     updates = {"layers": [layer([[0.3, 0.4]], [9.0, 9.0]), layer([[0.0], [-2.0]], [9.0])]}
-    norms = diagnostics.layer_update_norms(updates)  # weights only, never biases
-    np.testing.assert_allclose(norms, [0.5, 2.0])
-    stats = diagnostics.update_stats(norms, params)
+    stats = diagnostics.update_stats(updates, params)  # weights only, never biases
+    assert float(stats["update_norm/1"]) == pytest.approx(0.5)
+    assert float(stats["update_norm/2"]) == pytest.approx(2.0)
     assert float(stats["update_ratio/1"]) == pytest.approx(0.1)
     assert float(stats["update_ratio/2"]) == pytest.approx(2.0)
 
 
-def test_accumulators_average_the_update_norms_of_active_steps():
-    cfg = cfg_of("model.widths=[2]")
-    params = {"layers": [layer(np.ones((2, 2)), np.zeros(2)), layer(np.ones((2, 2)), [0, 0])]}
+@pytest.mark.parametrize("train_metrics", ["running", "eval"])
+def test_running_accumulators_remember_units_active_on_some_step(train_metrics):
+    cfg = cfg_of("model.widths=[3]", f"train_metrics={train_metrics}")
+    params = {"layers": [layer(np.ones((2, 3)), np.zeros(3)), layer(np.ones((3, 2)), [0, 0])]}
     acc = diagnostics.start_epoch(diagnostics.init_accumulators(cfg, params))
-    for scale, active in ((1.0, True), (3.0, True), (100.0, False)):
-        updates = {"layers": [layer(scale * np.eye(2), [0, 0]), layer(np.zeros((2, 2)), [0, 0])]}
-        acc = diagnostics.accumulate(cfg, acc, params, updates, [], jnp.asarray(active))
-    acc = diagnostics.end_epoch(acc, jnp.asarray(2))
-    np.testing.assert_allclose(acc["update_norms"], [2 * math.sqrt(2), 0.0], rtol=1e-6)
+    steps = [([[1.0, 0.0, 0.0]], True), ([[0.0, -1.0, 0.0]], True), ([[0.0, 0.0, 5.0]], False)]
+    for act, active in steps:  # a step that did not count (a frozen trial) is ignored
+        taps = [{"pre": jnp.asarray(act), "act": jnp.asarray(act)}]
+        acc = diagnostics.accumulate(cfg, acc, params, taps, jnp.asarray(active))
+    dead = diagnostics.dead_units(acc)
+    if train_metrics == "running":
+        assert dead == pytest.approx({"dead_frac/1": 1 / 3, "stuck_frac/1": 2 / 3})
+    else:  # nothing accumulated: the evaluation pass over the training split tells
+        assert dead == pytest.approx({"dead_frac/1": 1.0, "stuck_frac/1": 1.0})
 
 
 def test_histograms_have_fixed_bins_and_sum_to_one():
@@ -190,9 +195,9 @@ def run(tmp_path, *overrides) -> pd.DataFrame:
 
 
 def test_known_gradient_and_update_norms_of_linear_regression(tmp_path):
-    """J = mean (x w + b - y)^2 at w = b = 0: dJ/dw = -2 mean(x y), dJ/db = -2 mean(y). With
-    full-batch SGD the first update is -lr times that gradient (the probe is the whole
-    training set: 21 samples)."""
+    """J = mean (x w + b - y)^2 at w = b = 0: dJ/dw = -2 mean(x y), dJ/db = -2 mean(y). SGD's
+    next update is -lr times that gradient; with full batch it is the first step taken (the
+    probe is the whole training set: 21 samples)."""
     lr = 0.1
     overrides = ["data=regression1d", "model=linear", "loss=mse", "init=zeros", "optimizer=sgd",
                  f"optimizer.lr={lr}", "batch_size=full", "epochs=1", "dtype=float64"]
@@ -203,10 +208,9 @@ def test_known_gradient_and_update_norms_of_linear_regression(tmp_path):
     init, first = metrics.iloc[0], metrics.iloc[1]
     assert init["grad_norm/1"] == pytest.approx(grad_w, rel=1e-9)
     assert init["grad_norm_b/1"] == pytest.approx(grad_b, rel=1e-9)
-    assert math.isnan(init["update_norm/1"]) and math.isnan(init["update_ratio/1"])
-    assert first["update_norm/1"] == pytest.approx(lr * grad_w, rel=1e-9)
+    assert init["update_norm/1"] == pytest.approx(lr * grad_w, rel=1e-9)
+    assert init["update_ratio/1"] == math.inf  # from w = 0
     assert first["weight_norm/1"] == pytest.approx(lr * grad_w, rel=1e-9)
-    assert first["update_ratio/1"] == pytest.approx(1.0)  # from w = 0: the update is all of w
 
 
 def test_zero_init_keeps_one_distinct_unit_per_layer_and_full_adds_histograms(tmp_path):

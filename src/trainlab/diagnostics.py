@@ -24,8 +24,9 @@ network at initialization.
     grad_norm_b/k     ||dJ/db||
     weight_norm/k     ||W||_F                                                    params
     sparsity/k        fraction of |W| < ``cfg.sparsity_threshold``               params
-    update_norm/k     ||optimizer update of W||_F, mean over the epoch's steps   steps
-    update_ratio/k    update_norm / weight_norm (NaN at row 0: no update yet)
+    update_norm/k     ||update of W||_F the optimizer makes next, from the       probe
+                      probe's gradient and its current state
+    update_ratio/k    update_norm / weight_norm (lecture rule of thumb: ~1e-3)
     gap_loss          val_loss - train_loss                                      row
     gap_acc           train_acc - val_acc (classification)
     act_hist_<b>/k    fraction of layer k's probe outputs in bin b of            probe
@@ -39,6 +40,8 @@ program makes anyway; with train_metrics=running there is none, and a unit is de
 was 0 on every batch of the epoch, as training computed them. *steps* are accumulated by the
 training scan in the program's carry (``init_accumulators``, ``accumulate``). Dead, stuck and
 saturated look at the activation function's own output, before a normalization placed after.
+Nothing is computed per training step in train_metrics=eval mode: a step of the default MLP
+is so small that even one pass over the update (its norm) costs about 5% of it.
 
 ``diagnostics=off`` computes none of them; ``default`` all but the histograms; ``full`` adds
 the histograms (``split_histograms`` moves them out of the metrics table).
@@ -160,19 +163,12 @@ def grad_stats(grads: dict) -> dict:
     return stats
 
 
-def layer_update_norms(updates: dict) -> jax.Array:
-    """||update of W||_F per layer; (0,) for params without layers (a surface's point)."""
-    layers = updates.get("layers", [])
-    if not layers:
-        return jnp.zeros((0,), jax.tree_util.tree_leaves(updates)[0].dtype)
-    return jnp.stack([jnp.linalg.norm(u["w"]) for u in layers])
-
-
-def update_stats(update_norms: jax.Array, params: dict) -> dict:
-    stats = {f"update_norm/{k}": update_norms[k - 1]
-             for k in range(1, len(params["layers"]) + 1)}
-    for k, layer in enumerate(params["layers"], start=1):
-        stats[f"update_ratio/{k}"] = update_norms[k - 1] / jnp.linalg.norm(layer["w"])
+def update_stats(updates: dict, params: dict) -> dict:
+    """Norm of each layer's weight update, and its ratio to the weights' norm."""
+    norms = [jnp.linalg.norm(u["w"]) for u in updates["layers"]]
+    stats = {f"update_norm/{k}": norm for k, norm in enumerate(norms, start=1)}
+    for k, (norm, layer) in enumerate(zip(norms, params["layers"]), start=1):
+        stats[f"update_ratio/{k}"] = norm / jnp.linalg.norm(layer["w"])
     return stats
 
 
@@ -230,36 +226,25 @@ def split_histograms(table: pd.DataFrame, edges: np.ndarray) -> tuple[pd.DataFra
 # ----------------------------------------------------------- accumulated by the training scan
 def init_accumulators(cfg, params: dict) -> dict:
     """What the training scan accumulates for the diagnostics, carried from epoch to epoch:
-    each layer's update norm (NaN before the first update) and, for train_metrics=running,
-    the hidden units nonzero / positive on some batch of the epoch."""
+    with train_metrics=running, the hidden units nonzero / positive on some batch of the
+    epoch (with train_metrics=eval, nothing: the evaluation pass tells)."""
     units = [layer["b"].shape[0] // _pieces(cfg) for layer in params.get("layers", [])[:-1]]
-    return {
-        "update_norms": jnp.full_like(layer_update_norms(params), jnp.nan),
-        "nonzero": [jnp.zeros((n,), bool) for n in units],
-        "positive": [jnp.zeros((n,), bool) for n in units],
-    }
+    return {"nonzero": [jnp.zeros((n,), bool) for n in units],
+            "positive": [jnp.zeros((n,), bool) for n in units]}
 
 
 def start_epoch(accumulators: dict) -> dict:
     return jax.tree_util.tree_map(jnp.zeros_like, accumulators)
 
 
-def accumulate(cfg, accumulators: dict, params: dict, updates: dict, taps: list[dict],
+def accumulate(cfg, accumulators: dict, params: dict, taps: list[dict],
                active: jax.Array) -> dict:
-    """Add one training step (``active``: it updated the params) to the accumulators."""
-    norms = jnp.where(active, layer_update_norms(updates), 0.0)
-    acc = accumulators | {"update_norms": accumulators["update_norms"] + norms}
-    if cfg.train_metrics == "running":  # no pass over the training split to find dead units
-        activity = unit_activity(cfg, params, taps)
-        for key, seen in activity.items():
-            acc[key] = [old | (new & active) for old, new in zip(acc[key], seen)]
-    return acc
-
-
-def end_epoch(accumulators: dict, steps: jax.Array) -> dict:
-    """The mean update norm over the epoch's ``steps`` updates."""
-    norms = accumulators["update_norms"]
-    return accumulators | {"update_norms": norms / jnp.maximum(steps, 1).astype(norms.dtype)}
+    """Add one training step's taps (``active``: the step counted) to the accumulators."""
+    if cfg.train_metrics != "running":
+        return accumulators
+    activity = unit_activity(cfg, params, taps)
+    return {key: [old | (new & active) for old, new in zip(accumulators[key], seen)]
+            for key, seen in activity.items()}
 
 
 # ------------------------------------------------------------------------------ the row
@@ -277,10 +262,11 @@ def probe_pass(cfg, net, probe: tuple, loss_fn) -> tuple[dict, list[dict]]:
 
 
 def epoch_diagnostics(cfg, net, probe: tuple, loss_fn, train_taps: list[dict] | None,
-                      accumulators: dict, row: dict) -> dict:
+                      accumulators: dict, optimizer: tuple, row: dict) -> dict:
     """The diagnostics columns of one epoch's row (see the module docstring). ``train_taps``:
     the taps of the evaluation pass over the training split, or None where there is none
-    (train_metrics=running): dead units are then those the epoch's batches found."""
+    (train_metrics=running): dead units are then those the epoch's batches found.
+    ``optimizer``: (the optax transformation, its current state)."""
     if cfg.diagnostics == "off":
         return {}
     params = net.params
@@ -292,7 +278,9 @@ def epoch_diagnostics(cfg, net, probe: tuple, loss_fn, train_taps: list[dict] | 
     stats |= distinct_units(cfg, params)
     stats |= grad_stats(grads)
     stats |= weight_stats(params, cfg.sparsity_threshold)
-    stats |= update_stats(accumulators["update_norms"], params)
+    tx, opt_state = optimizer
+    updates, _ = tx.update(grads, opt_state, params)  # the step it would take on the probe
+    stats |= update_stats(updates, params)
     stats |= generalization_gap(row)
     if cfg.diagnostics == "full":
         stats |= activation_histograms(cfg, taps)

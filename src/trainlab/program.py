@@ -198,8 +198,10 @@ class Program:
         row["step"] = carry.step
         if self.shapes.task != "surface":
             probe = (x[: data["probe"].shape[0]], y[: data["probe"].shape[0]])  # with labels
-            row |= diagnostics.epoch_diagnostics(cfg, net, probe, self._loss, train_taps,
-                                                 carry.diagnostics, row)
+            row |= diagnostics.epoch_diagnostics(
+                cfg, net, probe, self._loss, train_taps, carry.diagnostics,
+                (self._optimizer(cfg), carry.opt_state), row,
+            )
         # A diverged trial reports NaN from then on, not the frozen params' numbers.
         return jax.tree_util.tree_map(
             lambda v: jnp.where(carry.diverged, jnp.nan, v)
@@ -222,8 +224,7 @@ class Program:
         active = ~carry.stopped & ~carry.diverged & finite
         accumulators = carry.diagnostics
         if self.cfg.diagnostics != "off":
-            accumulators = diagnostics.accumulate(cfg, accumulators, net.params, updates, taps,
-                                                  active)
+            accumulators = diagnostics.accumulate(cfg, accumulators, net.params, taps, active)
         keep = lambda new, old: jax.tree_util.tree_map(  # noqa: E731
             lambda n, o: jnp.where(active, n, o), new, old
         )
@@ -254,15 +255,12 @@ class Program:
         _, order_key, dropout_key = self._keys(seed)
         tx = self._optimizer(cfg)
         step = functools.partial(self._train_step, cfg, tx, dropout_key)
-        start = carry.step
         carry = carry._replace(diagnostics=diagnostics.start_epoch(carry.diagnostics))
         if self.cfg.optimizer.name == "lstsq":
             carry, batch_metrics = self._solve(cfg, carry, data)
         else:
             carry, batch_metrics = jax.lax.scan(step, carry, self._batches(order_key, epoch,
                                                                            data))
-        carry = carry._replace(
-            diagnostics=diagnostics.end_epoch(carry.diagnostics, carry.step - start))
         running = jax.tree_util.tree_map(lambda m: m.mean(), batch_metrics)
         row = self._evaluate(values, seed, carry, data, running)
         return self._early_stopping(carry, row, epoch), row
