@@ -104,8 +104,16 @@ AGAINST_OPTAX = {
 }
 
 
+CLOSED_FORM = {"lstsq"}  # solved by the program, not stepped by optax
+
+
 def test_every_optimizer_is_in_the_table():
-    assert set(AGAINST_OPTAX) == set(GROUPS["optimizer"])
+    assert set(AGAINST_OPTAX) | CLOSED_FORM == set(GROUPS["optimizer"])
+
+
+def test_closed_form_optimizer_takes_no_gradient_steps(x64):
+    path = trajectory(trainlab_tx("lstsq"), steps=2)
+    assert_same_path(path, [start(), start()])
 
 
 @pytest.mark.parametrize("name", AGAINST_OPTAX)

@@ -105,7 +105,7 @@ def make_optimizer(
     """The optax chain: optional clipping, the optimizer with injected hyperparameters and
     the learning-rate schedule, then decoupled weight decay on weight matrices."""
     if cfg.name == "lstsq":  # solved in closed form by the program (closed_form.py)
-        return optax.identity()
+        return optax.set_to_zero()  # no gradient steps (identity would step along +g)
     schedule = make_schedule(schedule_cfg, cfg.lr, steps_per_epoch, total_steps)
     if cfg.name == "momentum":
         core = optax.inject_hyperparams(_momentum, static_args=("form",))(
