@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from trainlab.config import ConfigError, Data
+from trainlab.records import cache_dir
 
 CLASSIFICATION, REGRESSION, SURFACE = "classification", "regression", "surface"
 DTYPES = ("float32", "float64")
@@ -89,7 +90,7 @@ def _classification(
 # --------------------------------------------------------------------------------- builders
 def _mnist1d_arrays() -> dict[str, np.ndarray]:
     """The canonical MNIST-1D arrays, generated once and cached as .npz (never pickle)."""
-    folder = Path(os.environ.get("TRAINLAB_CACHE", Path.home() / ".cache" / "trainlab"))
+    folder = cache_dir()
     path = folder / "mnist1d.npz"
     names = ("x", "y", "x_test", "y_test")
     if path.is_file():

@@ -27,6 +27,12 @@ LEADING_COLUMNS = [
 ]
 
 
+def cache_dir() -> Path:
+    """Where generated datasets and compiled programs are kept: $TRAINLAB_CACHE, or
+    ~/.cache/trainlab."""
+    return Path(os.environ.get("TRAINLAB_CACHE", Path.home() / ".cache" / "trainlab"))
+
+
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place."""
     path = Path(path)
@@ -78,17 +84,17 @@ def metrics_table(history: dict[str, np.ndarray], seeds: list[int]) -> pd.DataFr
     """One row per (seed, epoch) from ``history[name]`` arrays of shape (seeds, epochs + 1),
     epoch 0 being the evaluation at initialization."""
     n_seeds, n_rows = next(iter(history.values())).shape[:2]
-    frame = pd.DataFrame({
+    columns = {
         "seed": np.repeat(np.asarray(seeds), n_rows),
         "epoch": np.tile(np.arange(n_rows), n_seeds),
-    })
-    for name, values in history.items():
-        frame[name] = np.asarray(values).reshape(n_seeds * n_rows)
+    }
+    columns |= {name: np.asarray(v).reshape(n_seeds * n_rows) for name, v in history.items()}
     for name in LEADING_COLUMNS:
-        if name not in frame:
-            frame[name] = np.nan  # e.g. accuracy of a regression: an empty cell
-    rest = [c for c in frame.columns if c not in LEADING_COLUMNS]
-    return frame[LEADING_COLUMNS + rest]
+        columns.setdefault(name, np.full(n_seeds * n_rows, np.nan))  # e.g. a regression's acc
+    # The contract's columns, then run-level ones (time_s, train_objective, ...), then the
+    # per-layer diagnostics `<stat>/<layer>`, each group in name order.
+    rest = sorted((c for c in columns if c not in LEADING_COLUMNS), key=lambda c: ("/" in c, c))
+    return pd.DataFrame({name: columns[name] for name in LEADING_COLUMNS + rest})
 
 
 SEED_FIELDS = (

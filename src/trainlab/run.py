@@ -60,6 +60,14 @@ def use_dtype(dtype: str) -> None:
     jax.config.update("jax_enable_x64", dtype == "float64")
 
 
+def use_compilation_cache() -> None:
+    """Keep compiled programs on disk (beside the dataset cache), so that a later process
+    running the same shapes - a rerun, a figure, a test - loads instead of compiling."""
+    if jax.config.jax_compilation_cache_dir is None:
+        jax.config.update("jax_compilation_cache_dir", str(records.cache_dir() / "jax"))
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+
+
 def shapes_of(cfg: Config, data: Dataset) -> Shapes:
     """Check the data against the config and describe it for the program."""
     n_train = data.x_train.shape[0]
@@ -138,16 +146,21 @@ def execute(
     carry = compiled.init(values, seeds, data)
     params_init = _host(carry.net.params)
     rows = [compiled.evaluate(values, seeds, carry, data)]
+    elapsed = [time.perf_counter() - start]
     with report.epoch_progress(epochs, label, enabled=progress) as advance:
         for epoch in range(1, epochs + 1):
             carry, row = compiled.epoch(values, seeds, carry, jnp.int32(epoch), data)
             rows.append(row)
+            # Waiting for each epoch costs one dispatch latency, and gives the time column.
+            jax.block_until_ready(row["train_loss"])
+            elapsed.append(time.perf_counter() - start)
             advance(row["train_loss"])
         final_net, test = compiled.final(values, seeds, carry, data)
         jax.block_until_ready(final_net)
     run_s = time.perf_counter() - start
 
     history = {name: np.stack([np.asarray(r[name]) for r in rows], axis=1) for name in rows[0]}
+    history["time_s"] = np.broadcast_to(np.asarray(elapsed), history["step"].shape).copy()
     keep_best = program.keep_best
     return Outcome(
         history=history,
@@ -285,6 +298,7 @@ def run_group(jobs: list[Job], *, chunk_size: int = 0, progress: bool = True,
     cfgs = [job.cfg for job in jobs]
     lead = cfgs[0]
     use_dtype(lead.dtype)
+    use_compilation_cache()
     data = load_dataset(lead.data, lead.dtype)
     shapes = shapes_of(lead, data)
     program = program_for(lead, shapes)
