@@ -360,7 +360,8 @@ def train(cfg: Config | DictConfig, out_dir: Path | str | None = None,
 
 def _describe(cfg: Config) -> str:
     model = {"mlp": lambda m: f"mlp {list(m.widths)}", "linear": lambda m: "linear",
-             "polynomial": lambda m: f"polynomial degree {m.degree}"}[cfg.model.name](cfg.model)
+             "polynomial": lambda m: f"polynomial degree {m.degree}",
+             "random_features": lambda m: f"{m.width} random features"}[cfg.model.name](cfg.model)
     if cfg.data.name == "surface":
         return f"{cfg.data.function} surface, {cfg.optimizer.name} lr={cfg.optimizer.lr:g}"
     return (f"{cfg.data.name}, {model}, {cfg.activation.name}, {cfg.init.name} init, "
