@@ -82,8 +82,8 @@ def test_fast_job_configs_equal_hydras_composition():
     from hydra.core.global_hydra import GlobalHydra
     from hydra.types import RunMode
 
-    from hydra_plugins.trainlab_launcher.job_configs import JobConfigs
-    from trainlab.config import register_configs
+    from hydra_plugins.trainlab_launcher.job_configs import JobConfigs, without_hydra
+    from trainlab.config import Config, register_configs
 
     register_configs()
     jobs = [
@@ -99,10 +99,13 @@ def test_fast_job_configs_equal_hydras_composition():
         configs = JobConfigs(loader, master)
         for overrides in jobs:
             try:
-                fast = OmegaConf.to_yaml(configs.compose(overrides))
+                config, task = configs.compose(overrides)
             except Exception as error:  # Hydra refuses it too, the same way
                 with pytest.raises(type(error)):
                     loader.load_sweep_config(master, overrides)
                 continue
-            assert fast == OmegaConf.to_yaml(loader.load_sweep_config(master, overrides))
+            hydras = loader.load_sweep_config(master, overrides)
+            assert OmegaConf.to_yaml(config) == OmegaConf.to_yaml(hydras)
+            assert OmegaConf.to_yaml(task) == OmegaConf.to_yaml(without_hydra(hydras))
+            assert OmegaConf.get_type(task) is Config
         assert len(configs.templates) == 4  # the two values-only jobs share one composition

@@ -50,6 +50,14 @@ def overrides_of(job_dir: Path) -> list[str]:
     return yaml.safe_load((job_dir / ".hydra" / "overrides.yaml").read_text())
 
 
+def same_metrics(a: Path, b: Path) -> None:
+    """Two runs' metrics.csv agree to float tolerance (time_s, a wall clock, aside)."""
+    ma, mb = (pd.read_csv(d / "metrics.csv").drop(columns="time_s", errors="ignore")
+              for d in (a, b))
+    assert list(ma.columns) == list(mb.columns)
+    np.testing.assert_allclose(ma.to_numpy(float), mb.to_numpy(float), rtol=2e-4, atol=1e-6)
+
+
 def compiled_programs() -> int:
     """Executables built so far (Program.compile cache misses), over every program."""
     return sum(len(p._compiled) for p in program._PROGRAMS.values())
@@ -84,10 +92,7 @@ def test_vectorized_launcher_matches_basic_and_compiles_once_per_group(
             (b / ".hydra" / "config.yaml").read_text()
         for name in ("params_init.npz", "params_final.npz"):
             assert (a / name).is_file()
-        ma, mb = pd.read_csv(a / "metrics.csv"), pd.read_csv(b / "metrics.csv")
-        assert list(ma.columns) == list(mb.columns)
-        np.testing.assert_allclose(ma.to_numpy(float), mb.to_numpy(float), rtol=2e-4,
-                                   atol=1e-6)
+        same_metrics(a, b)
         sa = json.loads((a / "summary.json").read_text())
         sb = json.loads((b / "summary.json").read_text())
         assert sa["status"] == sb["status"] == "ok"
@@ -227,9 +232,7 @@ def test_trials_sharded_over_two_cpu_devices(tmp_path, fresh_programs):
 
     multirun(tmp_path / "single", *sweep, "hydra.launcher.chunk_size=1")
     for a, b in zip(job_dirs(tmp_path / "sharded"), job_dirs(tmp_path / "single"), strict=True):
-        ma, mb = pd.read_csv(a / "metrics.csv"), pd.read_csv(b / "metrics.csv")
-        np.testing.assert_allclose(ma.to_numpy(float), mb.to_numpy(float), rtol=2e-4,
-                                   atol=1e-6)
+        same_metrics(a, b)
 
 
 @pytest.mark.slow
