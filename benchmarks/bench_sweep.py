@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -75,34 +77,44 @@ def learning_rates(trials: int) -> list[float]:
 
 
 # --------------------------------------------------------------------------- train -m rows
-def train_m(sweep_dir: Path, trials: int, epochs: int, *extra: str) -> tuple[list, float, str]:
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def train_m(sweep_dir: Path, trials: int, epochs: int, *extra: str,
+            jax_cache: Path) -> tuple[list, float, float, str]:
+    """Run the sweep as a user does; JAX's compilation cache in ``jax_cache`` (a fresh folder:
+    compile from scratch; the folder of an earlier run: load what it compiled)."""
     command = [sys.executable, "-m", "trainlab.cli", "-m", f"hydra.sweep.dir={sweep_dir}",
                "hydra/sweeper=quasirandom", f"hydra.sweeper.n_trials={trials}",
                f"optimizer.lr={LR_SPACE}", *SWEEP, f"epochs={epochs}", "progress=false", *extra]
-    start = time.perf_counter()
-    result = subprocess.run(command, capture_output=True, text=True)
-    wall = time.perf_counter() - start
+    env = os.environ | {"JAX_COMPILATION_CACHE_DIR": str(jax_cache)}
+    start, cpu = time.perf_counter(), _children_cpu_s()
+    result = subprocess.run(command, capture_output=True, text=True, env=env)
+    wall, cpu = time.perf_counter() - start, _children_cpu_s() - cpu
     if result.returncode != 0:
         sys.exit(f"bench_sweep: {' '.join(command)} failed:\n{result.stderr[-3000:]}")
     summaries = [json.loads(p.read_text()) for p in sweep_dir.glob("*/summary.json")]
     if len(summaries) != trials:
         sys.exit(f"bench_sweep: {len(summaries)} of {trials} jobs finished in {sweep_dir}")
-    return summaries, wall, result.stdout + result.stderr
+    return summaries, wall, cpu, result.stdout + result.stderr
 
 
-def vectorized(root: Path, trials: int, epochs: int) -> dict:
-    summaries, wall, log = train_m(root / "vectorized", trials, epochs)
+def vectorized(root: Path, trials: int, epochs: int, name: str, jax_cache: Path) -> dict:
+    summaries, wall, cpu, log = train_m(root / name, trials, epochs, jax_cache=jax_cache)
     groups = re.findall(r"chunks of (\d+) .*?compile ([\d.]+) s, run ([\d.]+) s", log)
     return {"compile": sum(float(g[1]) for g in groups), "run": sum(float(g[2]) for g in groups),
-            "total": wall, "trials": trials, "note": f"chunks of {groups[0][0]}",
+            "total": wall, "cpu": cpu, "trials": trials, "note": f"chunks of {groups[0][0]}",
             "ok": sum(s["status"] == "ok" for s in summaries)}
 
 
 def basic(root: Path, trials: int, epochs: int) -> dict:
-    summaries, wall, _ = train_m(root / "basic", trials, epochs, "hydra/launcher=basic")
+    summaries, wall, cpu, _ = train_m(root / "basic", trials, epochs, "hydra/launcher=basic",
+                                      jax_cache=root / "jax-basic")
     compile_s = sum(s["compile_s"] for s in summaries)
     return {"compile": compile_s, "run": sum(s["wall_s"] for s in summaries) - compile_s,
-            "total": wall, "trials": trials, "note": "",
+            "total": wall, "cpu": cpu, "trials": trials, "note": "",
             "ok": sum(s["status"] == "ok" for s in summaries)}
 
 
@@ -200,6 +212,7 @@ def torch_in_subprocess(sample: int, epochs: int, trials: int) -> dict | None:
 def in_process(trial, lrs: list[float], sample: int, epochs: int, x, y) -> dict | None:
     """Run ``sample`` of the trials (spread over the lr range), scale to all of them."""
     picked = lrs[:: max(len(lrs) // sample, 1)][:sample]
+    cpu = time.process_time()
     runs = []
     for lr in picked:
         result = trial(lr, x, y, epochs)
@@ -210,7 +223,8 @@ def in_process(trial, lrs: list[float], sample: int, epochs: int, x, y) -> dict 
     compile_s, run_s = scale * sum(r[0] for r in runs), scale * sum(r[1] for r in runs)
     note = "" if len(runs) == len(lrs) else f"{len(runs)} trials timed, x{scale:g}"
     return {"compile": compile_s, "run": run_s, "total": compile_s + run_s,
-            "trials": len(lrs), "note": note, "ok": None}
+            "cpu": scale * (time.process_time() - cpu), "trials": len(lrs), "note": note,
+            "ok": None}
 
 
 # --------------------------------------------------------------------------- the chunk rule
@@ -276,7 +290,8 @@ def main() -> None:
                         help="naive JAX trials timed (scaled to all; each compiles)")
     parser.add_argument("--torch-sample", type=int, default=0,
                         help="PyTorch trials timed (0: all)")
-    parser.add_argument("--skip", default="", help="comma list of: basic, naive, torch")
+    parser.add_argument("--skip", default="",
+                        help="comma list of: warm, basic, naive, torch")
     parser.add_argument("--chunks", action="store_true",
                         help="measure per-trial time by trials per call instead")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of --chunks")
@@ -292,10 +307,17 @@ def main() -> None:
     if args.quick:
         args.trials, args.epochs = 8, 3
         args.naive_sample = min(args.naive_sample, 2)
-    if args.chunks:
-        measure_chunks(min(args.trials, 16), min(args.epochs, 3), args.rounds, args.workloads)
-        return
+    with tempfile.TemporaryDirectory(prefix="bench_sweep.") as root:
+        # Every compile here is a cold one: not loaded from trainlab's persistent cache.
+        jax.config.update("jax_compilation_cache_dir", str(Path(root) / "jax-here"))
+        if args.chunks:
+            measure_chunks(min(args.trials, 16), min(args.epochs, 3), args.rounds,
+                           args.workloads)
+        else:
+            compare(args, Path(root))
 
+
+def compare(args, root: Path) -> None:
     console = Console(width=150)
     peak = matmul_peak()
     x, y = _mnist1d()
@@ -305,10 +327,13 @@ def main() -> None:
                   f"float32)  sweep: {args.trials} trials x {per_trial:.1f} GFLOP")
     skip = set(args.skip.split(","))
     rows: dict[str, dict] = {}
-    with tempfile.TemporaryDirectory(prefix="bench_sweep.") as root:
-        rows["train -m (vectorized)"] = vectorized(Path(root), args.trials, args.epochs)
-        if "basic" not in skip:
-            rows["train -m hydra/launcher=basic"] = basic(Path(root), args.trials, args.epochs)
+    rows["train -m (vectorized)"] = vectorized(
+        root, args.trials, args.epochs, "vectorized", root / "jax-vectorized")
+    if "warm" not in skip:  # a rerun elsewhere: the compiled program comes from disk
+        rows["  the same, compiled before"] = vectorized(
+            root, args.trials, args.epochs, "vectorized-again", root / "jax-vectorized")
+    if "basic" not in skip:
+        rows["train -m hydra/launcher=basic"] = basic(root, args.trials, args.epochs)
     if "naive" not in skip:
         rows["naive JAX: jit per trial"] = in_process(
             naive_jax_trial, lrs, args.naive_sample, args.epochs, x, y)
@@ -322,19 +347,21 @@ def main() -> None:
     ours = rows["train -m (vectorized)"]["total"]
     table = Table(title=f"sweep S: {args.trials} trials, lr log-uniform [1e-4, 1e-1], MLP "
                         f"40-256-256-10, MNIST-1D, batch {BATCH}, {args.epochs} epochs")
-    for column in ("contender", "compile s", "run s", "total s", "s / trial", "GFLOP/s",
-                   "% peak", "total / vectorized", "note"):
+    for column in ("contender", "compile s", "run s", "total s", "CPU s", "s / trial",
+                   "GFLOP/s", "% peak", "total / vectorized", "note"):
         table.add_column(column, justify="left" if column in ("contender", "note") else "right")
     for name, r in rows.items():
         gflops = r["trials"] * per_trial / r["run"]
         table.add_row(name, f"{r['compile']:.2f}", f"{r['run']:.2f}", f"{r['total']:.2f}",
-                      f"{r['total'] / r['trials']:.3f}", f"{gflops:.1f}",
+                      f"{r['cpu']:.1f}", f"{r['total'] / r['trials']:.3f}", f"{gflops:.1f}",
                       f"{gflops * 1e9 / peak:.0%}", f"{r['total'] / ours:.1f}x", r["note"])
     console.print(table)
     v = rows["train -m (vectorized)"]
     console.print(f"vectorized: {v['ok']}/{v['trials']} trials ok; whole sweep {v['total']:.1f} s"
                   f" (goal < 16 s for 64 trials, 10 epochs), compile {v['compile']:.1f} s, "
-                  f"run {v['run']:.1f} s, the rest start-up, Hydra and files")
+                  f"run {v['run']:.1f} s, the rest start-up, Hydra and files. total: wall time "
+                  "of the command (train -m) or compile + run (in-process rows); CPU s: user + "
+                  "system time, what the load of other processes does not inflate much")
 
 
 if __name__ == "__main__":
