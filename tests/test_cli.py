@@ -81,7 +81,8 @@ def test_every_group_overridden_at_once(tmp_path):
     assert np.isfinite(summary["best_val_loss"])
     assert (tmp_path / "params_best.npz").is_file()  # early stopping keeps the best params
     with np.load(tmp_path / "params_final.npz") as params:
-        assert {"layers.0.gamma", "layers.0.beta"} <= set(params.files)
+        assert {"layers.0.gamma", "layers.0.beta", "layers.0.mean", "layers.0.var"} <= set(
+            params.files)  # BatchNorm's parameters and its running statistics
         assert params["layers.0.w"].dtype == np.float64
 
 

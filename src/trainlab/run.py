@@ -39,6 +39,9 @@ class Outcome:
     params_init: dict
     params_final: dict
     params_best: dict | None
+    state_init: dict | None = None  # BatchNorm running statistics beside each params
+    state_final: dict | None = None
+    state_best: dict | None = None
     best_epoch: np.ndarray
     stopped: np.ndarray
     diverged: np.ndarray
@@ -144,7 +147,7 @@ def execute(
 
     start = time.perf_counter()
     carry = compiled.init(values, seeds, data)
-    params_init = _host(carry.net.params)
+    params_init, state_init = _host(carry.net.params), _host(carry.net.state)
     rows = [compiled.evaluate(values, seeds, carry, data)]
     elapsed = [time.perf_counter() - start]
     with report.epoch_progress(epochs, label, enabled=progress) as advance:
@@ -167,6 +170,9 @@ def execute(
         params_init=params_init,
         params_final=_host(final_net.params),
         params_best=_host(carry.best.params) if keep_best else None,
+        state_init=state_init,
+        state_final=_host(final_net.state),
+        state_best=_host(carry.best.state) if keep_best else None,
         best_epoch=np.asarray(carry.best_epoch),
         stopped=np.asarray(carry.stopped),
         diverged=np.asarray(carry.diverged),
@@ -230,11 +236,17 @@ def write_run(out_dir: Path, cfg: Config, outcome: Outcome, trial: int, summary:
               table) -> None:
     """The files of the run contract, ``summary.json`` last."""
     if cfg.save_params and outcome.params_init.get("layers") is not None:
-        for name, params in (("init", outcome.params_init), ("final", outcome.params_final),
-                             ("best", outcome.params_best)):
-            if params is not None:
-                records.write_npz(mlp.flat_arrays(_select(params, trial)),
-                                  out_dir / f"params_{name}.npz")
+        for name, params, state in (
+            ("init", outcome.params_init, outcome.state_init),
+            ("final", outcome.params_final, outcome.state_final),
+            ("best", outcome.params_best, outcome.state_best),
+        ):
+            if params is None:
+                continue
+            arrays = mlp.flat_arrays(_select(params, trial))
+            if state is not None:  # BatchNorm's running mean and var: layers.<i>.mean, .var
+                arrays |= mlp.flat_arrays(_select(state, trial))
+            records.write_npz(arrays, out_dir / f"params_{name}.npz")
     records.write_csv(table, out_dir / "metrics.csv")
     records.write_json(summary, out_dir / "summary.json")
 
@@ -278,6 +290,9 @@ def _concat(outcomes: list[Outcome], keep: list[int]) -> Outcome:
         params_init=cat(*[o.params_init for o in outcomes]),
         params_final=cat(*[o.params_final for o in outcomes]),
         params_best=cat(*[o.params_best for o in outcomes]) if first.params_best else None,
+        state_init=cat(*[o.state_init for o in outcomes]),
+        state_final=cat(*[o.state_final for o in outcomes]),
+        state_best=cat(*[o.state_best for o in outcomes]) if first.state_best else None,
         best_epoch=cat(*[o.best_epoch for o in outcomes]),
         stopped=cat(*[o.stopped for o in outcomes]),
         diverged=cat(*[o.diverged for o in outcomes]),
