@@ -1,6 +1,8 @@
 """The vectorized launcher's typed config, registered as ``hydra/launcher=vectorized`` (the
 default of ``train -m``)."""
 
+# No `from __future__ import annotations` here: Hydra imports plugin modules without
+# registering them in sys.modules, and dataclasses then fail on string annotations.
 from dataclasses import dataclass
 
 from hydra.core.config_store import ConfigStore

@@ -10,8 +10,15 @@ the task function once per job: that is the point), so it serves that app only.
 Before anything trains, every job is composed and checked, so a bad value in any job stops the
 sweep with one line and no job directory. A job whose directory already holds its finished
 results (same config hash) is not run again: a killed sweep resumes where it stopped.
+
+Hydra's other launchers run the same app job by job, each job calling the app (run.py's
+train_from_hydra, which skips finished jobs too): ``hydra/launcher=basic`` in this process,
+``hydra/launcher=joblib hydra.launcher.n_jobs=4`` in worker processes, submitit (Slurm) or ray
+on a cluster; that is how a sweep outgrows one machine.
 """
 
+# No `from __future__ import annotations` here: Hydra imports plugin modules without
+# registering them in sys.modules, and dataclasses then fail on string annotations.
 import logging
 import os
 import sys

@@ -4,6 +4,8 @@
         optimizer.lr='tag(log, interval(1e-5, 1e-1))' model.hidden_dropout='interval(0, 0.5)'
 """
 
+# No `from __future__ import annotations` here: Hydra imports plugin modules without
+# registering them in sys.modules, and dataclasses then fail on string annotations.
 from dataclasses import dataclass
 
 from hydra.core.config_store import ConfigStore
