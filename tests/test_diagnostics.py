@@ -116,6 +116,14 @@ def test_distinct_counts_groups_within_the_tolerance():
     assert int(diagnostics.count_distinct(rows)) == 2
 
 
+def test_distinct_compares_long_units_through_a_projection():
+    rng = np.random.default_rng(0)
+    units = rng.normal(size=(40, 300))  # longer than DISTINCT_DIMS: projected
+    units[10:20] = units[0] * (1 + 1e-6 * rng.normal(size=(10, 300)))  # 10 copies of unit 0
+    units[30] = units[31] + 0.05 * np.linalg.norm(units[31]) / np.sqrt(300)  # near, not equal
+    assert int(diagnostics.count_distinct(jnp.asarray(units, jnp.float32))) == 30
+
+
 def test_maxout_units_are_their_pieces_together():
     cfg = cfg_of("activation=maxout", "activation.pieces=2")
     # pre-activation columns (u0p0, u0p1, u1p0, u1p1, u2p0, u2p1): units 0 and 2 are equal
