@@ -11,12 +11,25 @@ An experiment file says, in trainlab's own override language, which runs to make
     reduced:                                               # what a test runs instead
       base: [epochs=20]                                    # appended to base
       sweep: {optimizer.lr: [0.009, 0.011]}                # replaces that key's sweep values
+      search: {n_trials: 4}                                # updates every arm's search
       options: {}                                          # updates options
       runs: [gd]                                           # keep only these arms
 
 An arm's ``sweep`` is a grid: one run per combination of its values, numbered in order. Quote
 an override holding brackets inside a [...] list: ``"model.widths=[100]"``. A run is
 exactly what ``train BASE ARM SWEPT`` would do (``config.compose``).
+
+An arm's ``search`` draws its runs from a search space as ``hydra/sweeper=random`` (or
+``quasirandom``) does, with trainlab.search_space: the runs are the trials of
+``train -m hydra/sweeper=random hydra.sweeper.n_trials=N hydra.sweeper.seed=S PARAMS``::
+
+    search: {method: random, n_trials: 16, seed: 0,       # random | sobol | halton | grid
+             params: {optimizer.lr: "tag(log, interval(1e-4, 1))"}}
+
+``seed`` may be a list: one search per seed, one after the other (repeated searches). ``grid``
+puts k = n_trials^(1/d) points on each of the d dimensions, (i + u) / k of the unit interval,
+shifted by a u in [0, 1)^d drawn from the seed: a randomly shifted grid. With a sweep too, every
+combination of the sweep gets the whole search.
 """
 
 from __future__ import annotations
@@ -27,13 +40,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
+from trainlab import search_space
 from trainlab.config import Config, ConfigError, compose, validate
 
 _TOP_KEYS = {"base", "runs", "options", "train", "reduced"}
-_ARM_KEYS = {"overrides", "sweep"}
-_REDUCED_KEYS = {"base", "sweep", "options", "runs"}
+_ARM_KEYS = {"overrides", "sweep", "search"}
+_REDUCED_KEYS = {"base", "sweep", "search", "options", "runs"}
+_SEARCH_KEYS = {"method", "n_trials", "seed", "params"}
+SEARCH_METHODS = (*search_space.METHODS, "grid")
 
 
 @dataclass(frozen=True)
@@ -41,6 +58,7 @@ class Arm:
     name: str
     overrides: tuple[str, ...] = ()
     sweep: dict[str, list] = field(default_factory=dict)
+    search: dict[str, Any] | None = None  # method, n_trials, seed (int or list), params
 
 
 @dataclass(frozen=True)
@@ -64,6 +82,8 @@ class Run:
     metrics: Any = None  # pandas.DataFrame of metrics.csv, once trained or read back
     summary: dict | None = None
     folder: Path | None = None  # where its files are (params_*.npz among them)
+    search_seed: int | None = None  # a search arm's run: the seed of its search
+    trial: int | None = None  # and its place among that search's trials (0, 1, ...)
 
 
 def experiments_dir() -> Path:
@@ -116,6 +136,26 @@ def _sweep(node: Any, where: str) -> dict[str, list]:
     return dict(node)
 
 
+def _search(node: Any, where: str) -> dict[str, Any] | None:
+    if node is None:
+        return None
+    search = {"method": "random", "n_trials": 16, "seed": 0} | _check_keys(node, _SEARCH_KEYS,
+                                                                          where)
+    if search["method"] not in SEARCH_METHODS:
+        raise ConfigError(f"{where}.method={search['method']}: must be one of "
+                          f"{', '.join(SEARCH_METHODS)}")
+    n, seed, params = search["n_trials"], search["seed"], search.get("params")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ConfigError(f"{where}.n_trials={n}: must be an integer >= 1")
+    seeds = seed if isinstance(seed, list) else [seed]
+    if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+        raise ConfigError(f"{where}.seed={seed}: must be an integer or a list of integers")
+    if not isinstance(params, dict) or not params:
+        raise ConfigError(f"{where}.params: must map override keys to search-space values, "
+                          "e.g. optimizer.lr: 'tag(log, interval(1e-4, 1))'")
+    return search
+
+
 def parse(name: str, text: str, *, reduced: bool = False) -> Experiment:
     """The experiment an experiment file's text describes (its reduced form if asked)."""
     try:
@@ -127,7 +167,8 @@ def parse(name: str, text: str, *, reduced: bool = False) -> Experiment:
     for arm_name, node in (raw.get("runs") or {}).items():
         node = _check_keys(node, _ARM_KEYS, f"{name}: runs.{arm_name}")
         arms.append(Arm(str(arm_name), _strings(node.get("overrides"), f"runs.{arm_name}"),
-                        _sweep(node.get("sweep"), f"runs.{arm_name}.sweep")))
+                        _sweep(node.get("sweep"), f"runs.{arm_name}.sweep"),
+                        _search(node.get("search"), f"{name}: runs.{arm_name}.search")))
     if not arms:
         raise ConfigError(f"{name}: needs at least one arm under runs")
     base = _strings(raw.get("base"), "base")
@@ -140,7 +181,9 @@ def parse(name: str, text: str, *, reduced: bool = False) -> Experiment:
         if keep is not None:
             arms = [arm for arm in arms if arm.name in keep]
         swaps = _sweep(small.get("sweep"), "reduced.sweep")
-        arms = [Arm(a.name, a.overrides, {k: swaps.get(k, v) for k, v in a.sweep.items()})
+        searched = _check_keys(small.get("search"), _SEARCH_KEYS, f"{name}: reduced.search")
+        arms = [Arm(a.name, a.overrides, {k: swaps.get(k, v) for k, v in a.sweep.items()},
+                    a.search and _search(a.search | searched, f"{name}: runs.{a.name}.search"))
                 for a in arms]
     return Experiment(name, base, tuple(arms), options, bool(raw.get("train", True)))
 
@@ -194,21 +237,80 @@ def _config(overrides: list[str], first: Config | None, first_values: dict,
     return compose(overrides)
 
 
+def grid_points(n: int, d: int, seed: int) -> np.ndarray:
+    """k = n^(1/d) points a dimension at (i + u) / k, shifted by a u in [0, 1)^d drawn from
+    ``seed`` (a stream of its own: not the random search's first trial of that seed)."""
+    k = round(n ** (1 / d))
+    if k**d != n:
+        raise ConfigError(f"search method grid: n_trials={n} is not k^{d} "
+                          f"(k points on each of the {d} dimensions)")
+    shift = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1,))).random(d)
+    cells = np.stack(np.meshgrid(*[np.arange(k)] * d, indexing="ij"), -1).reshape(-1, d)
+    return (cells + shift) / k
+
+
+def search_trials(search: dict[str, Any], seed: int) -> list[tuple[list[str], dict]]:
+    """(overrides, drawn values) of each trial of one search (``search``: an arm's)."""
+    from hydra.errors import HydraException
+
+    try:
+        space = search_space.parse([f"{k}={v}" for k, v in search["params"].items()])
+        if search["method"] == "grid":
+            points = grid_points(search["n_trials"], len(space.dimensions), seed)
+            trials = [[f"{item.key}={item.value(next(u))}"
+                       if isinstance(item, search_space.Dimension) else item
+                       for item in space.items] for u in map(iter, points)]
+        else:
+            trials = space.trials(search["method"], search["n_trials"], seed)
+    except HydraException as error:
+        raise ConfigError(f"search: {' '.join(str(error).split())}") from None
+    dimensions = {d.key: d for d in space.dimensions}
+    drawn = []
+    for overrides in trials:
+        values = {}
+        for override in overrides:
+            key, _, text = override.partition("=")
+            if key in dimensions:  # the value as the number it stands for
+                dim = dimensions[key]
+                values[key] = text if dim.choices else int(text) if dim.integer else float(text)
+        drawn.append((overrides, values))
+    return drawn
+
+
+def _draws(arm: Arm) -> list[tuple[int | None, int | None, list[str], dict]]:
+    """(search seed, trial, overrides, values) of each trial of the arm's searches, or one
+    empty draw for an arm without a search."""
+    if arm.search is None:
+        return [(None, None, [], {})]
+    seeds = arm.search["seed"]
+    return [(seed, trial, overrides, values)
+            for seed in (seeds if isinstance(seeds, list) else [seeds])
+            for trial, (overrides, values) in enumerate(search_trials(arm.search, seed))]
+
+
 def expand(exp: Experiment) -> list[Run]:
-    """Every run of the experiment, arm by arm, each arm's grid in order."""
+    """Every run of the experiment, arm by arm, each arm's grid in order (and for each of its
+    combinations, the trials of the arm's search, search seed by search seed)."""
     runs = []
     for arm in exp.arms:
         keys = list(arm.sweep)
         first, first_values = None, {}
-        for index, combo in enumerate(itertools.product(*(arm.sweep[k] for k in keys))):
-            values = dict(zip(keys, combo, strict=True))
+        try:
+            draws = _draws(arm)
+        except ConfigError as error:
+            raise ConfigError(f"{exp.name}: arm {arm.name}: {error}") from None
+        grid = itertools.product(*(arm.sweep[k] for k in keys))
+        for index, (combo, draw) in enumerate(itertools.product(grid, draws)):
+            search_seed, trial, drawn, drawn_values = draw
+            values = dict(zip(keys, combo, strict=True)) | drawn_values
             overrides = [*exp.base, *arm.overrides,
-                         *(f"{k}={override_value(v)}" for k, v in values.items())]
+                         *(f"{k}={override_value(v)}" for k, v in zip(keys, combo)), *drawn]
             try:
                 cfg = _config(overrides, first, first_values, values)
             except ConfigError as error:
                 raise ConfigError(f"{exp.name}: arm {arm.name}: {error}") from None
             if index == 0:
                 first, first_values = cfg, values
-            runs.append(Run(arm.name, index, values, overrides, cfg))
+            runs.append(Run(arm.name, index, values, overrides, cfg, search_seed=search_seed,
+                            trial=trial))
     return runs
