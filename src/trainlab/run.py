@@ -39,9 +39,6 @@ class Outcome:
     params_init: dict
     params_final: dict
     params_best: dict | None
-    state_init: dict | None = None  # BatchNorm running statistics beside each params
-    state_final: dict | None = None
-    state_best: dict | None = None
     best_epoch: np.ndarray
     stopped: np.ndarray
     diverged: np.ndarray
@@ -49,6 +46,9 @@ class Outcome:
     compile_s: float
     run_s: float
     steps: np.ndarray
+    state_init: dict | None = None  # BatchNorm running statistics beside each params
+    state_final: dict | None = None
+    state_best: dict | None = None
 
 
 def to_config(cfg: DictConfig | Config) -> Config:
