@@ -77,7 +77,7 @@ def test_value_and_derivative(key, x64):
     grad = jax.vmap(jax.grad(lambda z: activate(cfg, z, {"alpha": 0.25})))
     if cfg.name == "prelu":
         grad = jax.grad(lambda z: activate(cfg, z, layer).sum())
-    np.testing.assert_allclose(grad(x), df(X), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(jax.jit(grad)(x), df(X), rtol=1e-12, atol=1e-12)
 
 
 def test_sigmoid_derivative_peaks_at_a_quarter(x64):
