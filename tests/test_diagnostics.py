@@ -50,7 +50,7 @@ def dead_network():
 def test_an_all_dead_relu_layer():
     cfg, params = cfg_of("activation=relu"), dead_network()
     taps = taps_of(cfg, params)
-    dead = diagnostics.dead_units(diagnostics.unit_activity(cfg, params, taps))
+    dead = diagnostics.dead_units(diagnostics.unit_codes(cfg, params, taps))
     assert dead == pytest.approx({"dead_frac/1": 1.0, "dead_frac/2": 1 / 3,
                                   "stuck_frac/1": 1.0, "stuck_frac/2": 1 / 3})
     stats = diagnostics.activation_stats(cfg, params, taps)
@@ -59,7 +59,7 @@ def test_an_all_dead_relu_layer():
 
 def test_a_leaky_unit_is_stuck_without_being_dead():
     cfg, params = cfg_of("activation=leaky_relu"), dead_network()
-    dead = diagnostics.dead_units(diagnostics.unit_activity(cfg, params, taps_of(cfg, params)))
+    dead = diagnostics.dead_units(diagnostics.unit_codes(cfg, params, taps_of(cfg, params)))
     assert float(dead["dead_frac/1"]) == 0.0  # outputs -0.01, never exactly 0
     assert float(dead["stuck_frac/1"]) == 1.0  # ... and never positive
 
@@ -159,7 +159,7 @@ def test_running_accumulators_remember_units_active_on_some_step(train_metrics):
     for act, active in steps:  # a step that did not count (a frozen trial) is ignored
         taps = [{"pre": jnp.asarray(act), "act": jnp.asarray(act)}]
         acc = diagnostics.accumulate(cfg, acc, params, taps, jnp.asarray(active))
-    dead = diagnostics.dead_units(acc)
+    dead = diagnostics.dead_units(acc["unit_codes"])
     if train_metrics == "running":
         assert dead == pytest.approx({"dead_frac/1": 1 / 3, "stuck_frac/1": 2 / 3})
     else:  # nothing accumulated: the evaluation pass over the training split tells

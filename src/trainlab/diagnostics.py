@@ -101,19 +101,17 @@ def activation_stats(cfg, params: dict, taps: list[dict]) -> dict:
     return stats
 
 
-def unit_activity(cfg, params: dict, taps: list[dict]) -> dict:
-    """Which units of each hidden layer are nonzero, and positive, on some sample."""
+def unit_codes(cfg, params: dict, taps: list[dict]) -> list[jax.Array]:
+    """For each hidden layer, per unit, the largest over the samples of 2 where the output is
+    positive, 1 where negative, 0 where zero (one pass tells both dead and stuck units)."""
     outputs = [_unit_outputs(cfg, tap, layer) for tap, layer in zip(taps, params["layers"])]
-    # One pass over the outputs, not two: the largest code per unit, 2 where positive,
-    # 1 where negative, 0 where zero.
-    codes = [jnp.where(g > 0, 2, g != 0).astype(jnp.int8).max(axis=0) for g in outputs]
-    return {"nonzero": [c >= 1 for c in codes], "positive": [c == 2 for c in codes]}
+    return [jnp.where(g > 0, 2, g != 0).astype(jnp.int8).max(axis=0) for g in outputs]
 
 
-def dead_units(activity: dict) -> dict:
-    """Fractions of units exactly 0 (dead) and never positive (stuck) on every sample."""
-    stats = {f"dead_frac/{k}": (~on).mean() for k, on in enumerate(activity["nonzero"], 1)}
-    stats |= {f"stuck_frac/{k}": (~on).mean() for k, on in enumerate(activity["positive"], 1)}
+def dead_units(codes: list[jax.Array]) -> dict:
+    """Fractions of units exactly 0 (dead: code 0) and never positive (stuck: below 2)."""
+    stats = {f"dead_frac/{k}": (c == 0).mean() for k, c in enumerate(codes, start=1)}
+    stats |= {f"stuck_frac/{k}": (c < 2).mean() for k, c in enumerate(codes, start=1)}
     return stats
 
 
@@ -237,11 +235,10 @@ def split_histograms(table: pd.DataFrame, edges: np.ndarray) -> tuple[pd.DataFra
 # ----------------------------------------------------------- accumulated by the training scan
 def init_accumulators(cfg, params: dict) -> dict:
     """What the training scan accumulates for the diagnostics, carried from epoch to epoch:
-    with train_metrics=running, the hidden units nonzero / positive on some batch of the
-    epoch (with train_metrics=eval, nothing: the evaluation pass tells)."""
+    with train_metrics=running, the ``unit_codes`` of the epoch's batches so far (with
+    train_metrics=eval, nothing: the evaluation pass over the training split tells)."""
     units = [layer["b"].shape[0] // _pieces(cfg) for layer in params.get("layers", [])[:-1]]
-    return {"nonzero": [jnp.zeros((n,), bool) for n in units],
-            "positive": [jnp.zeros((n,), bool) for n in units]}
+    return {"unit_codes": [jnp.zeros((n,), jnp.int8) for n in units]}
 
 
 def start_epoch(accumulators: dict) -> dict:
@@ -253,9 +250,9 @@ def accumulate(cfg, accumulators: dict, params: dict, taps: list[dict],
     """Add one training step's taps (``active``: the step counted) to the accumulators."""
     if cfg.train_metrics != "running":
         return accumulators
-    activity = unit_activity(cfg, params, taps)
-    return {key: [old | (new & active) for old, new in zip(accumulators[key], seen)]
-            for key, seen in activity.items()}
+    seen = unit_codes(cfg, params, taps)
+    return {"unit_codes": [jnp.maximum(old, jnp.where(active, new, 0).astype(jnp.int8))
+                           for old, new in zip(accumulators["unit_codes"], seen)]}
 
 
 # ------------------------------------------------------------------------------ the row
@@ -283,9 +280,9 @@ def epoch_diagnostics(cfg, net, probe: tuple, loss_fn, train_taps: list[dict] | 
     params = net.params
     grads, taps = probe_pass(cfg, net, probe, loss_fn)
     stats = activation_stats(cfg, params, taps)
-    activity = (accumulators if train_taps is None
-                else unit_activity(cfg, params, train_taps))
-    stats |= dead_units(activity)
+    codes = (accumulators["unit_codes"] if train_taps is None
+             else unit_codes(cfg, params, train_taps))
+    stats |= dead_units(codes)
     stats |= distinct_units(cfg, params)
     stats |= grad_stats(grads)
     stats |= weight_stats(params, cfg.sparsity_threshold)
