@@ -13,7 +13,7 @@ import pytest
 from trainlab.config import compose
 from trainlab.nn import mlp
 
-KEYS = 4000
+KEYS = 1000
 
 
 def net(*overrides, model=("model.widths=[16]",)):
