@@ -1,0 +1,31 @@
+"""The diagnostics lecture figures (symmetry, init-activations, vanishing, dead-relu,
+penalties, gradcheck) built at their reduced size: the must-show criteria of FIGURES.md,
+asserted from the table behind each figure."""
+
+from __future__ import annotations
+
+import pytest
+
+from trainlab.figures import common
+
+
+def build(name, tmp_path):
+    built = common.build(name, out=tmp_path, reduced=True, progress=False)
+    assert (tmp_path / "figure.png").stat().st_size > 10_000
+    assert (tmp_path / "table.csv").is_file()
+    failed = common.failures(built.checks)
+    assert not failed, "\n".join(f"{c.criterion}: {c.measured}" for c in failed)
+    return built
+
+
+@pytest.mark.slow  # three compiled programs
+def test_symmetry(tmp_path):
+    from trainlab.figures.symmetry import summary
+
+    s = summary(build("symmetry", tmp_path).table).set_index("init")
+    for name in ("zeros", "constant"):  # one distinct unit in every layer, at every epoch
+        assert s.loc[name, "distinct/1 max"] == s.loc[name, "distinct/2 max"] == 1
+    assert s.loc["xavier", "distinct/1 min"] == s.loc["xavier", "distinct/2 min"] == 32
+    assert s.loc["zeros", "final val acc"] == pytest.approx(0.1, abs=0.02)  # never moves
+    assert s.loc["constant", "final val acc"] <= s.loc["width 1", "final val acc"] + 0.03
+    assert s.loc["xavier", "final train acc"] > s.loc["width 1", "final train acc"] + 0.3
