@@ -78,3 +78,15 @@ def test_random_features_stay_frozen_under_gradient_descent(tmp_path):
 def test_lstsq_refuses_what_it_cannot_solve(overrides, word):
     with pytest.raises(ConfigError, match=word):
         compose(overrides)
+
+
+def test_max_norm_leaves_the_frozen_random_features_alone(tmp_path):
+    cfg = compose(["data=moons", "data.n_samples=100", "model=random_features",
+                   "model.width=50", "init.gain=5", "regularizer=max_norm",
+                   "regularizer.c=0.5", "optimizer=sgd", "epochs=2", "batch_size=16",
+                   "progress=false"])
+    train_many([Job(cfg, tmp_path)], progress=False)
+    with np.load(tmp_path / "params_init.npz") as init, \
+            np.load(tmp_path / "params_final.npz") as final:
+        np.testing.assert_array_equal(init["layers.0.w"], final["layers.0.w"])
+        assert np.linalg.norm(final["layers.1.w"]) <= 0.5 + 1e-6

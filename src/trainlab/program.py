@@ -217,9 +217,13 @@ class Program:
         )(cfg, net.params, net.state, x, y, key)
         loss = batch_metrics["loss"]
         updates, opt_state = tx.update(grads, carry.opt_state, net.params)
-        params = objectives.constrain(
-            cfg.regularizer, jax.tree_util.tree_map(jnp.add, net.params, updates)
-        )
+        params = jax.tree_util.tree_map(jnp.add, net.params, updates)
+        if cfg.model.name == "random_features":  # only the output layer learns, and obeys c
+            layers = params["layers"]
+            last = objectives.constrain(cfg.regularizer, {"layers": layers[-1:]})["layers"]
+            params = {**params, "layers": [*layers[:-1], *last]}
+        else:
+            params = objectives.constrain(cfg.regularizer, params)
         finite = jnp.isfinite(loss)
         active = ~carry.stopped & ~carry.diverged & finite
         accumulators = carry.diagnostics
