@@ -29,3 +29,15 @@ def test_symmetry(tmp_path):
     assert s.loc["zeros", "final val acc"] == pytest.approx(0.1, abs=0.02)  # never moves
     assert s.loc["constant", "final val acc"] <= s.loc["width 1", "final val acc"] + 0.03
     assert s.loc["xavier", "final train acc"] > s.loc["width 1", "final train acc"] + 0.3
+
+
+@pytest.mark.slow  # four compiled programs of a 10 x 500 net
+def test_init_activations(tmp_path):
+    from trainlab.figures.init_activations import ratios
+
+    r = ratios(build("init-activations", tmp_path).table).set_index("config")
+    assert r.loc["tanh_small", "last / first"] < 1e-2  # collapses to ~0
+    assert r.loc["tanh_large", "min saturated, layers 6+"] > 0.5
+    assert 1 / 3 <= r.loc["tanh_xavier", "last / first"] <= 3
+    assert 1 / 2 <= r.loc["relu_he", "last / first"] <= 2
+    assert r.loc["relu_xavier", "factor per 2 layers"] == pytest.approx(0.5, abs=0.1)
