@@ -41,3 +41,11 @@ def test_init_activations(tmp_path):
     assert 1 / 3 <= r.loc["tanh_xavier", "last / first"] <= 3
     assert 1 / 2 <= r.loc["relu_he", "last / first"] <= 2
     assert r.loc["relu_xavier", "factor per 2 layers"] == pytest.approx(0.5, abs=0.1)
+
+
+def test_vanishing(tmp_path):
+    from trainlab.figures.vanishing import ratios
+
+    r = ratios(build("vanishing", tmp_path).table).set_index("activation")
+    assert r.loc["sigmoid", "init: max"] < 1e-2 and r.loc["sigmoid", "trained: max"] < 1e-2
+    assert 0.1 <= r.loc["relu", "init: min"] <= r.loc["relu", "init: max"] <= 10
