@@ -269,19 +269,17 @@ def probe_pass(cfg, net, probe: tuple, loss_fn) -> tuple[dict, list[dict]]:
     return grads, taps
 
 
-def epoch_diagnostics(cfg, net, probe: tuple, loss_fn, train_taps: list[dict] | None,
-                      accumulators: dict, optimizer: tuple, row: dict) -> dict:
-    """The diagnostics columns of one epoch's row (see the module docstring). ``train_taps``:
-    the taps of the evaluation pass over the training split, or None where there is none
-    (train_metrics=running): dead units are then those the epoch's batches found.
+def epoch_diagnostics(cfg, net, probe: tuple, loss_fn, codes: list[jax.Array],
+                      optimizer: tuple, row: dict) -> dict:
+    """The diagnostics columns of one epoch's row (see the module docstring). ``codes``: the
+    ``unit_codes`` of the training split, from the evaluation pass over it or, with
+    train_metrics=running, accumulated over the epoch's batches.
     ``optimizer``: (the optax transformation, its current state)."""
     if cfg.diagnostics == "off":
         return {}
     params = net.params
     grads, taps = probe_pass(cfg, net, probe, loss_fn)
     stats = activation_stats(cfg, params, taps)
-    codes = (accumulators["unit_codes"] if train_taps is None
-             else unit_codes(cfg, params, train_taps))
     stats |= dead_units(codes)
     stats |= distinct_units(cfg, params)
     stats |= grad_stats(grads)

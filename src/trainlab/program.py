@@ -58,12 +58,14 @@ class Shapes(NamedTuple):
 
 
 class Compiled(NamedTuple):
-    """The compiled executables of a program for one shape of inputs."""
+    """The compiled executables of a program for one shape of inputs, and the placeholder
+    for the mini-batch means that the evaluation at epoch 0 takes (no epoch ran yet)."""
 
     init: Any
+    train: Any
     evaluate: Any
-    epoch: Any
     final: Any
+    no_running: Any
 
 
 def steps_per_epoch(shapes: Shapes) -> int:
@@ -79,25 +81,30 @@ class Program:
         self.steps_per_epoch = 1 if shapes.task == "surface" else steps_per_epoch(shapes)
         self.total_steps = self.steps_per_epoch * static_cfg.epochs
         self.keep_best = static_cfg.early_stopping.enabled
-        trials = functools.partial(jax.vmap, in_axes=(0, 0, 0, None))
+        # Arguments: trial values, seed and carry have a trial axis; epoch and data do not.
         self.init = jax.jit(jax.vmap(self._init, in_axes=(0, 0, None)))
-        self.evaluate = jax.jit(trials(self._evaluate))
-        self.epoch = jax.jit(jax.vmap(self._epoch, in_axes=(0, 0, 0, None, None)))
-        self.final = jax.jit(trials(self._final))
+        self.train = jax.jit(jax.vmap(self._train_epoch, in_axes=(0, 0, 0, None, None)))
+        self.evaluate = jax.jit(jax.vmap(self._evaluate_epoch, in_axes=(0, 0, 0, None, 0, None)))
+        self.final = jax.jit(jax.vmap(self._final, in_axes=(0, 0, 0, None)))
         self._compiled: dict = {}
 
     def compile(self, values: dict, seeds: jax.Array, data: dict) -> Compiled:
-        """Compile (once per shape of the inputs) the four functions a run calls."""
+        """Compile (once per shape of the inputs) the four functions a run calls:
+        init, then per epoch train and evaluate (epoch 0 evaluates the initial net), final."""
         leaves, tree = jax.tree_util.tree_flatten((values, seeds, data))
         key = (tree, tuple((leaf.shape, leaf.dtype) for leaf in leaves))
         if key not in self._compiled:
             carry = jax.eval_shape(self.init, values, seeds, data)
             epoch = jax.ShapeDtypeStruct((), jnp.int32)
+            _, running = jax.eval_shape(self.train, values, seeds, carry, epoch, data)
             self._compiled[key] = Compiled(
                 init=self.init.lower(values, seeds, data).compile(),
-                evaluate=self.evaluate.lower(values, seeds, carry, data).compile(),
-                epoch=self.epoch.lower(values, seeds, carry, epoch, data).compile(),
+                train=self.train.lower(values, seeds, carry, epoch, data).compile(),
+                evaluate=self.evaluate.lower(values, seeds, carry, epoch, running,
+                                             data).compile(),
                 final=self.final.lower(values, seeds, carry, data).compile(),
+                no_running=jax.tree_util.tree_map(
+                    lambda a: jnp.full(a.shape, jnp.nan, a.dtype), running),
             )
         return self._compiled[key]
 
@@ -170,24 +177,33 @@ class Program:
             metrics["acc"] = hits.mean(dtype=out.dtype)
         return metrics
 
-    def _evaluate(self, values, seed, carry: Carry, data, running: dict | None = None) -> dict:
-        """The per-epoch row: train and validation metrics, the lr in use, diagnostics.
+    def _train_pass(self, cfg, net: Net, data) -> tuple[dict, Any]:
+        """Train metrics in evaluation mode over the whole training split, and the unit codes
+        (active / never positive) the dead-unit diagnostics read from that same pass."""
+        x, y = data["train"]
+        out, _, taps = self._forward(cfg, net, x, train=False)
+        codes = (diagnostics.unit_codes(cfg, net.params, taps)
+                 if self.cfg.diagnostics != "off" and self.shapes.task != "surface" else None)
+        return self._metrics(cfg, net, x, y, out), codes
+
+    def _evaluate(self, values, seed, carry: Carry, epoch, running: dict, data) -> dict:
+        """The row of ``epoch``: train and validation metrics, the lr in use, diagnostics.
 
         ``running``: the means of the epoch's mini-batch metrics; with train_metrics=running
         they stand for the train metrics and no pass over the training split is made (the
-        diagnostics then find dead units on the epoch's batches)."""
+        diagnostics then find dead units on the epoch's batches) - except at epoch 0, before
+        any batch, where the pass is made (a cond: only one branch runs)."""
         cfg = self._config(values)
         net = carry.net
         x, y = data["train"]
-        use_running = (running is not None and self.cfg.train_metrics == "running"
-                       and self.shapes.task != "surface")  # a surface's metrics are free
-        train_taps = None  # the taps of the pass over the training split: dead units
-        if not use_running:
-            out, _, train_taps = self._forward(cfg, net, x, train=False)
-        if use_running:
-            row = {f"train_{k}": v for k, v in running.items()}
+        if self.cfg.train_metrics == "running" and self.shapes.task != "surface":
+            accumulated = carry.diagnostics.get("unit_codes")
+            train, codes = jax.lax.cond(
+                epoch == 0, lambda: self._train_pass(cfg, net, data),
+                lambda: (running, accumulated if self.cfg.diagnostics != "off" else None))
         else:
-            row = {f"train_{k}": v for k, v in self._metrics(cfg, net, x, y, out).items()}
+            train, codes = self._train_pass(cfg, net, data)
+        row = {f"train_{k}": v for k, v in train.items()}
         if self.shapes.task != "surface":
             row |= {f"val_{k}": v for k, v in self._metrics(cfg, net, *data["val"]).items()}
             row["train_objective"] = row["train_loss"] + objectives.penalty(
@@ -199,7 +215,7 @@ class Program:
         if self.shapes.task != "surface":
             probe = (x[: data["probe"].shape[0]], y[: data["probe"].shape[0]])  # with labels
             row |= diagnostics.epoch_diagnostics(
-                cfg, net, probe, self._loss, train_taps, carry.diagnostics,
+                cfg, net, probe, self._loss, codes,
                 (self._optimizer(cfg), carry.opt_state), row,
             )
         # A diverged trial reports NaN from then on, not the frozen params' numbers.
@@ -253,8 +269,9 @@ class Program:
         index = order[: n * size].reshape(n, size)
         return x[index], y[index]
 
-    def _epoch(self, values, seed, carry: Carry, epoch, data) -> tuple[Carry, dict]:
-        """Train one epoch (``epoch`` counts from 1), then evaluate and check early stopping."""
+    def _train_epoch(self, values, seed, carry: Carry, epoch, data) -> tuple[Carry, dict]:
+        """Train one epoch (``epoch`` counts from 1); returns the carry and the means of the
+        epoch's mini-batch metrics."""
         cfg = self._config(values)
         _, order_key, dropout_key = self._keys(seed)
         tx = self._optimizer(cfg)
@@ -265,8 +282,11 @@ class Program:
         else:
             carry, batch_metrics = jax.lax.scan(step, carry, self._batches(order_key, epoch,
                                                                            data))
-        running = jax.tree_util.tree_map(lambda m: m.mean(), batch_metrics)
-        row = self._evaluate(values, seed, carry, data, running)
+        return carry, jax.tree_util.tree_map(lambda m: m.mean(), batch_metrics)
+
+    def _evaluate_epoch(self, values, seed, carry: Carry, epoch, running, data):
+        """The row of ``epoch`` (0: the initial net), and early stopping's verdict on it."""
+        row = self._evaluate(values, seed, carry, epoch, running, data)
         return self._early_stopping(carry, row, epoch), row
 
     def _solve(self, cfg, carry: Carry, data) -> tuple[Carry, dict]:

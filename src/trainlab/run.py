@@ -143,16 +143,18 @@ def execute(
     compile_s = time.perf_counter() - start
     if mesh is not None:
         compiled = compiled._replace(**{name: _carry_resharded(getattr(compiled, name))
-                                        for name in ("evaluate", "epoch", "final")})
+                                        for name in ("train", "evaluate", "final")})
 
     start = time.perf_counter()
     carry = compiled.init(values, seeds, data)
     params_init, state_init = _host(carry.net.params), _host(carry.net.state)
-    rows = [compiled.evaluate(values, seeds, carry, data)]
+    carry, row = compiled.evaluate(values, seeds, carry, jnp.int32(0), compiled.no_running, data)
+    rows = [row]
     elapsed = [time.perf_counter() - start]
     with report.epoch_progress(epochs, label, enabled=progress) as advance:
         for epoch in range(1, epochs + 1):
-            carry, row = compiled.epoch(values, seeds, carry, jnp.int32(epoch), data)
+            carry, running = compiled.train(values, seeds, carry, jnp.int32(epoch), data)
+            carry, row = compiled.evaluate(values, seeds, carry, jnp.int32(epoch), running, data)
             rows.append(row)
             # Waiting for each epoch costs one dispatch latency, and gives the time column.
             jax.block_until_ready(row["train_loss"])
