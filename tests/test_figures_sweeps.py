@@ -1,0 +1,104 @@
+"""The figures built on searches and sweeps (optimizers, search, double-descent) at their
+reduced size, asserting the must-show criteria of FIGURES.md from the table; and the search
+arms of experiment files that they use."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from trainlab import search_space
+from trainlab.config import ConfigError
+from trainlab.figures import common, experiment
+
+SEARCH = """
+base: [data=moons, regularizer=l2, epochs=2]
+runs:
+  random:
+    search: {method: random, n_trials: 5, seed: [3, 4],
+             params: {optimizer.lr: "tag(log, interval(1e-4, 1))",
+                      regularizer.kappa: "tag(log, interval(1e-6, 1e-4))"}}
+  grid:
+    search: {method: grid, n_trials: 9, seed: 7,
+             params: {optimizer.lr: "tag(log, interval(1e-4, 1))",
+                      regularizer.kappa: "tag(log, interval(1e-6, 1e-4))"}}
+  both:
+    sweep: {epochs: [1, 3]}
+    search: {method: sobol, n_trials: 2, params: {optimizer.lr: "interval(0.1, 0.2)"}}
+reduced: {search: {n_trials: 1}}
+"""
+
+
+def build(name, tmp_path):
+    built = common.build(name, out=tmp_path, reduced=True, progress=False)
+    assert (tmp_path / "figure.png").stat().st_size > 10_000
+    assert (tmp_path / "table.csv").is_file()
+    return built
+
+
+def assert_shows(built):
+    failed = common.failures(built.checks)
+    assert not failed, "\n".join(f"{c.criterion}: {c.measured}" for c in failed)
+
+
+# ------------------------------------------------------------------ search arms of experiments
+def test_a_random_search_arm_is_the_random_sweepers_trials():
+    runs = experiment.expand(experiment.parse("x", SEARCH))
+    random = [r for r in runs if r.arm == "random"]
+    assert [(r.search_seed, r.trial) for r in random] == [(s, t) for s in (3, 4)
+                                                          for t in range(5)]
+    space = search_space.parse(["optimizer.lr=tag(log, interval(1e-4, 1))",
+                                "regularizer.kappa=tag(log, interval(1e-6, 1e-4))"])
+    for seed in (3, 4):  # what hydra/sweeper=random hydra.sweeper.seed=SEED draws
+        expected = space.trials("random", 5, seed)
+        got = [r.overrides[-2:] for r in random if r.search_seed == seed]
+        assert got == expected
+    for run in random:
+        assert run.cfg.optimizer.lr == run.values["optimizer.lr"]
+        assert run.cfg.regularizer.kappa == run.values["regularizer.kappa"]
+        assert 1e-4 <= run.cfg.optimizer.lr <= 1
+
+
+def test_a_grid_search_arm_is_a_shifted_grid():
+    runs = [r for r in experiment.expand(experiment.parse("x", SEARCH)) if r.arm == "grid"]
+    lrs = np.log10(sorted({r.cfg.optimizer.lr for r in runs}))
+    assert len(runs) == 9 and len(lrs) == 3 and len({r.cfg.regularizer.kappa for r in runs}) == 3
+    np.testing.assert_allclose(np.diff(lrs), 4 / 3, rtol=1e-5)  # evenly spaced in log space
+    shift = (lrs[0] + 4) / (4 / 3)
+    assert 0 <= shift < 1 and not np.isclose(shift, 0.5)  # shifted, not centred
+
+
+def test_a_search_under_a_sweep_and_reduced():
+    runs = [r for r in experiment.expand(experiment.parse("x", SEARCH)) if r.arm == "both"]
+    assert [(r.cfg.epochs, r.trial) for r in runs] == [(1, 0), (1, 1), (3, 0), (3, 1)]
+    assert runs[0].cfg.optimizer.lr == runs[2].cfg.optimizer.lr
+    small = experiment.expand(experiment.parse("x", SEARCH, reduced=True))
+    assert len(small) == 2 + 1 + 2  # one trial per search seed and sweep point
+
+
+@pytest.mark.parametrize("search, message", [
+    ("{method: bayes, params: {optimizer.lr: 'interval(0, 1)'}}", "method"),
+    ("{n_trials: 0, params: {optimizer.lr: 'interval(0, 1)'}}", "n_trials"),
+    ("{seed: [a], params: {optimizer.lr: 'interval(0, 1)'}}", "seed"),
+    ("{}", "params"),
+    ("{method: grid, n_trials: 5, params: {optimizer.lr: 'interval(0.1, 1)', "
+     "seed: 'range(1, 3)'}}", "not k"),
+    ("{params: {optimizer.lr: 'tag(log, interval(0, 1))'}}", "log interval"),
+])
+def test_bad_searches_are_refused(search, message):
+    text = f"runs: {{a: {{search: {search}}}}}"
+    with pytest.raises(ConfigError, match=message):
+        experiment.expand(experiment.parse("x", text))
+
+
+# ------------------------------------------------------------------------------------ figures
+def test_search(tmp_path):
+    built = build("search", tmp_path)
+    assert_shows(built)
+    from trainlab.figures.search import searches
+
+    s = searches(built.table)
+    # every search of a kind has the same budget; 20 of each, one program for all trials
+    assert set(s.groupby("method").trials.first()) == {9}
+    assert (s[s.method == "random"].distinct_lr == 9).all()
+    assert (s[s.method == "grid"].distinct_lr == 3).all()
