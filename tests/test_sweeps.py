@@ -78,6 +78,8 @@ def test_vectorized_launcher_matches_basic_and_compiles_once_per_group(
     assert len(table) == 6
     assert list(table.columns[:4]) == ["job", "model.widths", "optimizer.lr", "objective"]
     assert table.objective.is_monotonic_increasing
+    assert sorted(zip(table["model.widths"], table["optimizer.lr"])) == [  # the grid, all of it
+        (w, lr) for w in ("[16]", "[8]") for lr in (0.01, 0.1, 0.3)]
 
     # The same jobs of the first group, one by one under Hydra's basic launcher.
     multirun(tmp_path / "basic", "model.widths=[8]", "optimizer.lr=0.01,0.1,0.3",
