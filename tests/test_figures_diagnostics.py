@@ -49,3 +49,15 @@ def test_vanishing(tmp_path):
     r = ratios(build("vanishing", tmp_path).table).set_index("activation")
     assert r.loc["sigmoid", "init: max"] < 1e-2 and r.loc["sigmoid", "trained: max"] < 1e-2
     assert 0.1 <= r.loc["relu", "init: min"] <= r.loc["relu", "init: max"] <= 10
+
+
+@pytest.mark.slow  # three compiled programs
+def test_dead_relu(tmp_path):
+    from trainlab.figures.dead_relu import finals
+
+    f = finals(build("dead-relu", tmp_path).table)
+    relu = f[(f.activation == "relu") & f.trains].sort_values("lr")
+    assert relu.dead.iloc[0] == 0 and relu.dead.iloc[-1] > 0.02  # dies at large lr only
+    for activation in ("leaky_relu", "elu"):
+        assert (f[f.activation == activation]["dead max"].fillna(0) == 0).all()
+    assert f[f.activation == "leaky_relu"]["stuck ever"].max() > 0  # stuck, never dead
