@@ -214,7 +214,7 @@ except SystemExit:
     pass
 [prog] = program._PROGRAMS.values()
 [compiled] = prog._compiled.values()
-values, seeds = compiled.epoch.input_shardings[0][:2]
+values, seeds = compiled.init.input_shardings[0][:2]  # init(values, seeds, data)
 print(json.dumps({"devices": len(jax.devices()), "seed_devices": len(seeds.device_set),
                   "spec": [str(axis) for axis in seeds.spec]}))
 """
