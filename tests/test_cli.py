@@ -71,7 +71,7 @@ def test_every_group_overridden_at_once(tmp_path):
         "normalization=batchnorm", "regularizer=l2", "regularizer.kappa=1e-3",
         "optimizer=momentum", "optimizer.lr=0.05", "optimizer.form=ema", "schedule=cosine",
         "loss=hinge", "seeds=3", "epochs=6", "batch_size=32", "early_stopping.enabled=true",
-        "early_stopping.patience=2", "dtype=float64",
+        "early_stopping.patience=2", "dtype=float64", "diagnostics=full",
     )
     assert result.returncode == 0, result.stderr
     metrics = pd.read_csv(tmp_path / "metrics.csv")
@@ -80,6 +80,10 @@ def test_every_group_overridden_at_once(tmp_path):
     assert {"best_val_loss_std", "test_acc_std"} <= summary.keys()
     assert np.isfinite(summary["best_val_loss"])
     assert (tmp_path / "params_best.npz").is_file()  # early stopping keeps the best params
+    histograms = pd.read_csv(tmp_path / "histograms.csv")  # diagnostics=full: a long table
+    assert list(histograms.columns) == ["seed", "epoch", "layer", "bin", "lo", "hi", "fraction"]
+    assert not any(c.startswith("act_hist") for c in metrics.columns)
+    assert "grad_norm/1" in metrics.columns
     with np.load(tmp_path / "params_final.npz") as params:
         assert {"layers.0.gamma", "layers.0.beta", "layers.0.mean", "layers.0.var"} <= set(
             params.files)  # BatchNorm's parameters and its running statistics
@@ -153,3 +157,11 @@ def test_bad_input_is_one_clear_line_and_leaves_nothing(tmp_path, name):
     assert word in lines[0]
     assert "Traceback" not in result.stderr + result.stdout
     assert not run_dir.exists() or not any(run_dir.iterdir()), list(run_dir.iterdir())
+
+
+def test_train_gradcheck_checks_instead_of_training(tmp_path):
+    result = train(tmp_path, "gradcheck=true", "activation=tanh", "regularizer=l2",
+                   "model.widths=[8,8]")
+    assert result.returncode == 0, result.stderr
+    assert "passed" in result.stdout and "layers.2.w" in result.stdout
+    assert not (tmp_path / "metrics.csv").exists()

@@ -45,10 +45,28 @@ def _train(cfg: DictConfig) -> float:
     from trainlab.run import train_from_hydra
 
     try:
+        if cfg.gradcheck:
+            return _gradcheck(cfg)
         return train_from_hydra(cfg)
     except ConfigError as error:
         _discard_job_dir()
         _fail(str(error))
+
+
+def _gradcheck(cfg: DictConfig) -> float:
+    """`train gradcheck=true ...`: the gradient check of that config, nothing trained."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from trainlab import gradcheck
+    from trainlab.run import to_config
+
+    overrides = " ".join(HydraConfig.get().overrides.task)
+    code = gradcheck.verdict(gradcheck.run_config(to_config(cfg)),
+                             f"gradient check, float64: {overrides}")
+    _discard_job_dir()
+    if code:
+        sys.exit(code)
+    return 0.0
 
 
 def _one_line(error: BaseException) -> str:

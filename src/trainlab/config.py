@@ -424,6 +424,7 @@ class Config:
     sparsity_threshold: float = 1e-3  # diagnostics: a weight with |w| below it counts as zero
     objective: str = "best_val_loss"  # the summary field a sweeper minimizes
     progress: bool = True  # a progress bar while training
+    gradcheck: bool = False  # instead of training: check gradients (as `trainlab gradcheck`)
     save_params: bool = True
 
 

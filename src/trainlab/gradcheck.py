@@ -179,12 +179,17 @@ def problem(cfg: Config, samples: int) -> tuple[Callable, dict]:
     return objective, params
 
 
-def run(overrides: list[str], *, samples: int = 32, entries: int = 20, directions: int = 4,
-        eps: float = 1e-5) -> list[GroupResult]:
+def run(overrides: list[str], **options) -> list[GroupResult]:
     """Check the gradients of ``train OVERRIDES``' objective; ConfigError on bad input."""
+    return run_config(compose(overrides), **options)
+
+
+def run_config(cfg: Config, *, samples: int = 32, entries: int = 20, directions: int = 4,
+               eps: float = 1e-5) -> list[GroupResult]:
+    """Check the gradients of ``cfg``'s training objective, in float64."""
     with jax.enable_x64(True):
         # The batch is --samples, not batch_size: full batch passes the data checks.
-        cfg = dataclasses.replace(compose(overrides), dtype="float64", batch_size=0)
+        cfg = dataclasses.replace(cfg, dtype="float64", batch_size=0)
         objective, params = problem(cfg, samples)
         return check_gradients(objective, params, eps=eps, entries=entries,
                                directions=directions, seed=cfg.seed)
@@ -226,9 +231,14 @@ def main(argv: list[str]) -> int:
     except ConfigError as error:
         print(f"trainlab gradcheck: error: {error}", file=sys.stderr)
         return 2
-    console = Console()
     title = (f"gradient check, float64, h={args.eps:g}: "
              f"{' '.join(args.overrides) or 'default config'}")
+    return verdict(results, title)
+
+
+def verdict(results: list[GroupResult], title: str) -> int:
+    """Print the table and what failed; the exit code: 0 passed, 1 failed."""
+    console = Console()
     print_results(results, title, console)
     above = [r.name for r in results if r.error > TOLERANCE]
     unchecked = [r.name for r in results if math.isnan(r.error)]

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from trainlab import fingerprint, records, report
+from trainlab import diagnostics, fingerprint, records, report
 from trainlab.config import (
     Config,
     ConfigError,
@@ -249,6 +249,9 @@ def write_run(out_dir: Path, cfg: Config, outcome: Outcome, trial: int, summary:
             if state is not None:  # BatchNorm's running mean and var: layers.<i>.mean, .var
                 arrays |= mlp.flat_arrays(_select(state, trial))
             records.write_npz(arrays, out_dir / f"params_{name}.npz")
+    if cfg.diagnostics == "full":  # histograms in a long table of their own
+        table, histograms = diagnostics.split_histograms(table, diagnostics.histogram_edges(cfg))
+        records.write_csv(histograms, out_dir / "histograms.csv")
     records.write_csv(table, out_dir / "metrics.csv")
     records.write_json(summary, out_dir / "summary.json")
 
