@@ -61,3 +61,18 @@ def test_dead_relu(tmp_path):
     for activation in ("leaky_relu", "elu"):
         assert (f[f.activation == activation]["dead max"].fillna(0) == 0).all()
     assert f[f.activation == "leaky_relu"]["stuck ever"].max() > 0  # stuck, never dead
+
+
+@pytest.mark.slow  # four compiled programs
+def test_penalties(tmp_path):
+    from trainlab.figures.penalties import finals, matched
+
+    built = build("penalties", tmp_path)
+    pick = matched(built.table)
+    assert pick["l1"].near_zero > 10 * pick["l2"].near_zero
+    f = finals(built.table)
+    l2 = f[f.penalty.isin(["none", "l2"])].sort_values("kappa")
+    assert (l2.weight_norm.diff().dropna() < 0).all()
+    mx = f[f.penalty == "max_norm"]
+    for k in (1, 2, 3):  # the final norms, every layer at its bound c (or below)
+        assert (mx[f"weight_norm/{k}"] <= mx.c * (1 + 1e-5)).all()
