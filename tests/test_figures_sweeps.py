@@ -102,3 +102,17 @@ def test_search(tmp_path):
     assert set(s.groupby("method").trials.first()) == {9}
     assert (s[s.method == "random"].distinct_lr == 9).all()
     assert (s[s.method == "grid"].distinct_lr == 3).all()
+
+
+@pytest.mark.slow  # three optimizers, three compiled programs
+def test_optimizers(tmp_path):
+    built = build("optimizers", tmp_path)
+    assert_shows(built)
+    from trainlab.figures.optimizers import best
+
+    b = best(built.table)
+    assert list(b.arm) == ["sgd", "momentum", "adam"]
+    assert b.best_lr.notna().all() and (b.trials == 8).all()
+    # each optimizer's curves are those of its best trial, every seed of it
+    curves = built.table[built.table.kind == "curve"]
+    assert set(curves.groupby("optimizer").lr.first().round(12)) == set(b.best_lr.round(12))
