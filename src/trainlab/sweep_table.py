@@ -31,9 +31,12 @@ def job_dirs(sweep_dir: Path | str) -> list[Path]:
                                         else 0, p.name))
 
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: a sweep has many files
+
+
 def _read_yaml(path: Path):
     try:
-        return yaml.safe_load(path.read_text())
+        return yaml.load(path.read_text(), Loader=_LOADER)  # noqa: S506 (a safe loader)
     except (OSError, yaml.YAMLError):
         return None
 
