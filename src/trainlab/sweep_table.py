@@ -36,7 +36,7 @@ _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: a sweep has 
 
 def _read_yaml(path: Path):
     try:
-        return yaml.load(path.read_text(), Loader=_LOADER)  # noqa: S506 (a safe loader)
+        return yaml.load(path.read_text(), Loader=_LOADER)
     except (OSError, yaml.YAMLError):
         return None
 
