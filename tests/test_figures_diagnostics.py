@@ -76,3 +76,11 @@ def test_penalties(tmp_path):
     mx = f[f.penalty == "max_norm"]
     for k in (1, 2, 3):  # the final norms, every layer at its bound c (or below)
         assert (mx[f"weight_norm/{k}"] <= mx.c * (1 + 1e-5)).all()
+
+
+def test_gradcheck(tmp_path):
+    built = build("gradcheck", tmp_path)
+    t = built.table
+    assert (t.error < 1e-6).all()
+    assert {"alpha", "gamma", "beta"} <= set(t.leaf)  # PReLU's slopes, BatchNorm's scale/shift
+    assert set(t.family) == {"activation", "normalization", "dropout", "penalty", "loss"}
