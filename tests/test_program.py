@@ -83,3 +83,17 @@ def test_a_vmapped_trial_equals_the_same_trial_alone():
     alone = train_many([Job(compose([*args, "optimizer.lr=0.1"]))], progress=False)
     assert together[1]["final_train_loss"] == pytest.approx(alone[0]["final_train_loss"],
                                                             rel=1e-10)
+
+
+def test_param_average_is_the_ema_of_the_weights_over_steps(tmp_path):
+    """One full-batch step with decay 0.25: average = 0.25 w_0 + 0.75 w_1."""
+    cfg = compose([*SMALL, "batch_size=full", "epochs=1", "optimizer=sgd", "optimizer.lr=0.5",
+                   "param_average=0.25", "dtype=float64"])
+    [summary] = train_many([Job(cfg, tmp_path)], progress=False)
+    assert {"test_avg_loss", "test_avg_acc"} <= summary.keys()
+    assert "val_avg_loss" in pd.read_csv(tmp_path / "metrics.csv").columns
+    load = lambda name: np.load(tmp_path / f"params_{name}.npz")  # noqa: E731
+    with load("init") as w0, load("final") as w1, load("average") as average:
+        for name in w0.files:
+            np.testing.assert_allclose(average[name], 0.25 * w0[name] + 0.75 * w1[name],
+                                       rtol=1e-12)

@@ -424,6 +424,9 @@ class Config:
     sparsity_threshold: float = 1e-3  # diagnostics: a weight with |w| below it counts as zero
     objective: str = "best_val_loss"  # the summary field a sweeper minimizes
     progress: bool = True  # a progress bar while training
+    # Polyak averaging of the weights, an EMA over steps: avg = d avg + (1 - d) w (0: off);
+    # reported as val_avg_* / test_avg_* and kept in params_average.npz
+    param_average: float = 0.0
     gradcheck: bool = False  # instead of training: check gradients (as `trainlab gradcheck`)
     save_params: bool = True
 
@@ -516,6 +519,7 @@ _FIELD_CHECKS: dict[str, tuple[Any, str]] = {
     "epochs": (lambda x: x >= 1, "an integer >= 1"),
     "seeds": (lambda x: x >= 1, "an integer >= 1"),
     "train_size": (lambda x: x >= 0, "an integer >= 0 (0: all)"),
+    "param_average": (_in_unit, "a decay in [0, 1) (0: off)"),
     "n_samples": (lambda x: x >= 4, "an integer >= 4"),
     "n_train": (lambda x: x >= 2, "an integer >= 2"),
     "n_test": (lambda x: x >= 1, "an integer >= 1"),

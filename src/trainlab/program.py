@@ -44,6 +44,7 @@ class Carry(NamedTuple):
     stopped: jax.Array
     diverged: jax.Array
     diagnostics: Any  # what the training scan accumulates for them (update norms, ...)
+    average: Any  # the Polyak (EMA) average of the params, with param_average > 0
 
 
 class Shapes(NamedTuple):
@@ -81,6 +82,7 @@ class Program:
         self.steps_per_epoch = 1 if shapes.task == "surface" else steps_per_epoch(shapes)
         self.total_steps = self.steps_per_epoch * static_cfg.epochs
         self.keep_best = static_cfg.early_stopping.enabled
+        self.averaging = static_cfg.param_average > 0 and shapes.task != "surface"
         # Arguments: trial values, seed and carry have a trial axis; epoch and data do not.
         self.init = jax.jit(jax.vmap(self._init, in_axes=(0, 0, None)))
         self.train = jax.jit(jax.vmap(self._train_epoch, in_axes=(0, 0, 0, None, None)))
@@ -158,6 +160,7 @@ class Program:
             net, opt_state, jnp.zeros((), jnp.int32), keep, jnp.asarray(jnp.inf, dtype),
             jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32), jnp.zeros((), bool),
             jnp.zeros((), bool), diagnostics.init_accumulators(cfg, net.params),
+            net.params if self.averaging else {},
         )
 
     def _metrics(self, cfg, net: Net, x, y, out=None) -> dict:
@@ -206,6 +209,10 @@ class Program:
         row = {f"train_{k}": v for k, v in train.items()}
         if self.shapes.task != "surface":
             row |= {f"val_{k}": v for k, v in self._metrics(cfg, net, *data["val"]).items()}
+        if self.averaging:
+            averaged = Net(carry.average, net.state)
+            row |= {f"val_avg_{k}": v
+                    for k, v in self._metrics(cfg, averaged, *data["val"]).items()}
             row["train_objective"] = row["train_loss"] + objectives.penalty(
                 cfg.regularizer, net.params
             )
@@ -248,7 +255,13 @@ class Program:
         keep = lambda new, old: jax.tree_util.tree_map(  # noqa: E731
             lambda n, o: jnp.where(active, n, o), new, old
         )
+        average = carry.average
+        if self.averaging:
+            d = self.cfg.param_average
+            average = keep(jax.tree_util.tree_map(lambda a, w: d * a + (1 - d) * w,
+                                                  average, params), average)
         return carry._replace(
+            average=average,
             net=keep(Net(params, state), net),
             opt_state=keep(opt_state, carry.opt_state),
             step=carry.step + active.astype(jnp.int32),
@@ -337,6 +350,10 @@ class Program:
         if self.shapes.task == "surface":
             return net, {}
         test = {f"test_{k}": v for k, v in self._metrics(cfg, net, *data["test"]).items()}
+        if self.averaging:
+            averaged = Net(carry.average, carry.net.state)
+            test |= {f"test_avg_{k}": v
+                     for k, v in self._metrics(cfg, averaged, *data["test"]).items()}
         return net, test
 
 

@@ -134,6 +134,12 @@ def combine_seeds(per_seed: list[dict]) -> dict:
         summary[field] = float(finite.mean()) if len(finite) else float("nan")
         if len(per_seed) > 1:
             summary[f"{field}_std"] = float(finite.std()) if len(finite) else float("nan")
+    for field in sorted({k for s in per_seed for k in s} - set(summary) - set(SEED_FIELDS)):
+        if all(isinstance(s.get(field), float) for s in per_seed):  # e.g. test_avg_acc
+            values = np.array([s[field] for s in per_seed])
+            summary[field] = float(np.nanmean(values))
+            if len(per_seed) > 1:
+                summary[f"{field}_std"] = float(np.nanstd(values))
     summary["best_epoch"] = int(round(summary["best_epoch"])) if per_seed else 0
     if len(per_seed) > 1:
         summary["n_diverged"] = statuses.count("diverged")

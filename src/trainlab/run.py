@@ -49,6 +49,7 @@ class Outcome:
     state_init: dict | None = None  # BatchNorm running statistics beside each params
     state_final: dict | None = None
     state_best: dict | None = None
+    params_average: dict | None = None  # Polyak averaging (param_average > 0)
 
 
 def to_config(cfg: DictConfig | Config) -> Config:
@@ -175,6 +176,7 @@ def execute(
         state_init=state_init,
         state_final=_host(final_net.state),
         state_best=_host(carry.best.state) if keep_best else None,
+        params_average=_host(carry.average) if program.averaging else None,
         best_epoch=np.asarray(carry.best_epoch),
         stopped=np.asarray(carry.stopped),
         diverged=np.asarray(carry.diverged),
@@ -218,6 +220,7 @@ def summarize(cfg: Config, outcome: Outcome, rows: slice | np.ndarray, overrides
         per_seed.append(records.seed_summary(
             table[table.seed == seeds[i]], int(outcome.best_epoch[trial]), status, test
         ))
+        per_seed[-1] |= {k: float(v) for k, v in test.items() if k.startswith("test_avg_")}
     summary = records.combine_seeds(per_seed)
     steps = float(outcome.steps[index].max())
     summary |= {
@@ -242,6 +245,7 @@ def write_run(out_dir: Path, cfg: Config, outcome: Outcome, trial: int, summary:
             ("init", outcome.params_init, outcome.state_init),
             ("final", outcome.params_final, outcome.state_final),
             ("best", outcome.params_best, outcome.state_best),
+            ("average", outcome.params_average, outcome.state_final),
         ):
             if params is None:
                 continue
@@ -298,6 +302,8 @@ def _concat(outcomes: list[Outcome], keep: list[int]) -> Outcome:
         state_init=cat(*[o.state_init for o in outcomes]),
         state_final=cat(*[o.state_final for o in outcomes]),
         state_best=cat(*[o.state_best for o in outcomes]) if first.state_best else None,
+        params_average=(cat(*[o.params_average for o in outcomes]) if first.params_average
+                        else None),
         best_epoch=cat(*[o.best_epoch for o in outcomes]),
         stopped=cat(*[o.stopped for o in outcomes]),
         diverged=cat(*[o.diverged for o in outcomes]),
