@@ -199,11 +199,14 @@ def torch_trial(lr: float, x, y, epochs: int) -> tuple[float, float, float] | No
 
 
 def torch_in_subprocess(sample: int, epochs: int, trials: int) -> dict | None:
-    """The PyTorch row in a process of its own: JAX's thread pool in this one slows torch's
-    OpenMP threads down several times on 2 cores."""
+    """The PyTorch row in a process of its own (JAX's threads in this one slow torch down),
+    its OpenMP threads sleeping rather than spinning while they wait: on a 2-core machine
+    shared with other work, spinning made the same loop 5-10x slower (0.38 s a trial passive,
+    2-4 s spinning), which would measure the neighbours, not PyTorch."""
     command = [sys.executable, __file__, "--torch-worker", f"--torch-sample={sample}",
                f"--epochs={epochs}", f"--trials={trials}"]
-    result = subprocess.run(command, capture_output=True, text=True)
+    env = {"OMP_WAIT_POLICY": "PASSIVE"} | os.environ
+    result = subprocess.run(command, capture_output=True, text=True, env=env)
     if result.returncode != 0:
         sys.exit(f"bench_sweep: the PyTorch worker failed:\n{result.stderr[-3000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
