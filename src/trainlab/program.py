@@ -94,13 +94,19 @@ class Program:
         """Compile (once per shape of the inputs) the four functions a run calls:
         init, then per epoch train and evaluate (epoch 0 evaluates the initial net), final."""
         leaves, tree = jax.tree_util.tree_flatten((values, seeds, data))
-        key = (tree, tuple((leaf.shape, leaf.dtype) for leaf in leaves))
+        key = (tree, tuple((leaf.shape, leaf.dtype, getattr(leaf, "sharding", None))
+                           for leaf in leaves))
         if key not in self._compiled:
-            carry = jax.eval_shape(self.init, values, seeds, data)
+            init = self.init.lower(values, seeds, data).compile()
+            # The carry as init leaves it, sharding included (the trial axis over devices),
+            # so that every later executable takes it as it comes.
+            carry = jax.tree_util.tree_map(
+                lambda s, sharding: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sharding),
+                jax.eval_shape(self.init, values, seeds, data), init.output_shardings)
             epoch = jax.ShapeDtypeStruct((), jnp.int32)
             _, running = jax.eval_shape(self.train, values, seeds, carry, epoch, data)
             self._compiled[key] = Compiled(
-                init=self.init.lower(values, seeds, data).compile(),
+                init=init,
                 train=self.train.lower(values, seeds, carry, epoch, data).compile(),
                 evaluate=self.evaluate.lower(values, seeds, carry, epoch, running,
                                              data).compile(),

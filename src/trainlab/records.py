@@ -147,7 +147,10 @@ def combine_seeds(per_seed: list[dict]) -> dict:
 
 
 def objective_value(summary: dict, name: str) -> float:
-    """The number a sweeper minimizes; errors are 1 - accuracy."""
+    """The number a sweeper minimizes; errors are 1 - accuracy. A diverged run ranks last,
+    whatever it reached before diverging."""
+    if summary.get("status") == "diverged":
+        return float("inf")
     if name.endswith("_error"):
         value = 1.0 - summary[name.replace("_error", "_acc")]
     else:
