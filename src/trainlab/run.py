@@ -167,6 +167,10 @@ def execute(
 
     history = {name: np.stack([np.asarray(r[name]) for r in rows], axis=1) for name in rows[0]}
     history["time_s"] = np.broadcast_to(np.asarray(elapsed), history["step"].shape).copy()
+    for name in [n for n, v in history.items() if v.ndim == 3]:  # a vector a row: histograms
+        stat, _, layer = name.partition("/")
+        vectors = history.pop(name)
+        history |= {f"{stat}_{b:02d}/{layer}": vectors[..., b] for b in range(vectors.shape[-1])}
     keep_best = program.keep_best
     return Outcome(
         history=history,

@@ -76,7 +76,15 @@ def _config_key(cfg: Config) -> str:
 
 
 def _read(folder: Path) -> tuple[pd.DataFrame, dict]:
-    return pd.read_csv(folder / "metrics.csv"), json.loads((folder / "summary.json").read_text())
+    """A run's metrics (with its histograms, if it has any, as ``act_hist_<bb>/k`` columns
+    again) and its summary."""
+    metrics = pd.read_csv(folder / "metrics.csv")
+    if (folder / "histograms.csv").is_file():
+        hist = pd.read_csv(folder / "histograms.csv")
+        hist["column"] = [f"act_hist_{b:02d}/{k}" for b, k in zip(hist.bin, hist.layer)]
+        wide = hist.pivot_table(index=["seed", "epoch"], columns="column", values="fraction")
+        metrics = metrics.merge(wide.reset_index(), on=["seed", "epoch"], how="left")
+    return metrics, json.loads((folder / "summary.json").read_text())
 
 
 def read_back(runs: list[Run], source: Path) -> None:
