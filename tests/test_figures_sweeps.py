@@ -118,7 +118,7 @@ def test_optimizers(tmp_path):
     assert set(curves.groupby("optimizer").lr.first().round(12)) == set(b.best_lr.round(12))
 
 
-@pytest.mark.slow  # six widths, six compiled programs; 3000 full-batch steps, 1000x1000 SVDs
+@pytest.mark.slow  # six widths, six compiled programs; 3000 full-batch steps
 def test_double_descent(tmp_path):
     built = build("double-descent", tmp_path)
     assert_shows(built)
@@ -127,9 +127,9 @@ def test_double_descent(tmp_path):
     s = sizes(built.table).set_index(["model", "size"])
     # (a) the interpolation threshold: width 8 cannot fit the 20% wrong labels, 32 fits all
     assert s.loc[("mlp", 8)].train_error > 0.3 and s.loc[("mlp", 32)].worst_train_error == 0
-    # (b) the minimum-norm fit interpolates exactly (float64) from 1000 features on, and its
-    # test error is at chance there, far above both sides
-    assert s.loc[("random_features", 1000)].train_loss < 1e-20
-    peak = s.loc[("random_features", 1000)].test_error
-    assert peak > s.loc[("random_features", 200)].test_error + 0.15
-    assert peak > s.loc[("random_features", 2000)].test_error + 0.15
+    # (b) on 300 samples: the minimum-norm fit interpolates exactly (float64) from 300
+    # features on, and its test error is at chance there, far above both sides
+    assert s.loc[("random_features", 300)].train_loss < 1e-20
+    peak = s.loc[("random_features", 300)].test_error
+    assert peak > s.loc[("random_features", 100)].test_error + 0.1
+    assert peak > s.loc[("random_features", 1200)].test_error + 0.1

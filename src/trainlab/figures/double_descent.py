@@ -14,7 +14,6 @@ from trainlab.figures.common import Check
 from trainlab.figures.plots import band
 
 ZERO = 0.0  # train error counted as zero: not one training sample misclassified
-LABELS = {"mlp": "(a) ReLU MLP, hidden units", "random_features": "(b) random features"}
 
 
 def _size(run) -> int:
