@@ -51,6 +51,7 @@ def test_default_run_writes_the_contract(tmp_path):
     metrics = pd.read_csv(tmp_path / "metrics.csv")
     assert list(metrics.columns[: len(METRICS_COLUMNS)]) == METRICS_COLUMNS
     assert list(metrics.epoch) == [0, 1, 2]
+    assert {"train_objective", "time_s", "grad_norm/1", "dead_frac/1"} <= set(metrics.columns)
     assert metrics.step.iloc[-1] == 2 * (3200 // 128)  # MNIST-1D: 4000 train, 20% validation
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary.keys() >= SUMMARY_KEYS

@@ -213,12 +213,12 @@ class Program:
         else:
             train, codes = self._train_pass(cfg, net, data)
         row = {f"train_{k}": v for k, v in train.items()}
-        if self.shapes.task != "surface":
-            row |= {f"val_{k}": v for k, v in self._metrics(cfg, net, *data["val"]).items()}
         if self.averaging:
             averaged = Net(carry.average, net.state)
             row |= {f"val_avg_{k}": v
                     for k, v in self._metrics(cfg, averaged, *data["val"]).items()}
+        if self.shapes.task != "surface":
+            row |= {f"val_{k}": v for k, v in self._metrics(cfg, net, *data["val"]).items()}
             row["train_objective"] = row["train_loss"] + objectives.penalty(
                 cfg.regularizer, net.params
             )
