@@ -188,7 +188,9 @@ def main() -> None:
         results[name] = (compile_s, run_s, runs[0][2])
 
     base = results["trainlab, train_metrics=running"][1]
-    table = Table(title="workload W: MLP 40-256-256-10, MNIST-1D, batch 128")
+    table = Table(title="workload W: MLP 40-256-256-10, MNIST-1D, batch 128",
+                  caption="trainlab keeps compiled programs on disk: its second row reuses "
+                          "the executables the first one shares with it (init, final)")
     for column in ("contender", "compile s", "run s (best)", "steps/s", "GFLOP/s", "% peak",
                    "time / trainlab's"):
         table.add_column(column, justify="right" if column != "contender" else "left")
