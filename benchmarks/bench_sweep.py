@@ -38,6 +38,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+
+# The same hand-written MLP as `make bench` (this folder is on the path when run as a script).
+from bench_train import _loss, _mlp_init  # noqa: E402
 from rich.console import Console
 from rich.table import Table
 
@@ -125,21 +128,6 @@ def _mnist1d():
 
     data = load_dataset(compose(["data.val_fraction=0"]).data, "float32")
     return np.asarray(data.x_train), np.asarray(data.y_train)
-
-
-def _mlp_init(key):
-    params = []
-    for i, (fan_in, fan_out) in enumerate(zip(WIDTHS[:-1], WIDTHS[1:])):
-        w = jax.random.normal(jax.random.fold_in(key, i), (fan_in, fan_out)) * np.sqrt(2 / fan_in)
-        params.append((w, jnp.zeros(fan_out)))
-    return params
-
-
-def _loss(params, x, y):
-    for w, b in params[:-1]:
-        x = jax.nn.relu(x @ w + b)
-    w, b = params[-1]
-    return optax.softmax_cross_entropy_with_integer_labels(x @ w + b, y).mean()
 
 
 def naive_jax_trial(lr: float, x, y, epochs: int) -> tuple[float, float, float]:

@@ -166,3 +166,24 @@ def test_train_gradcheck_checks_instead_of_training(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "passed" in result.stdout and "layers.2.w" in result.stdout
     assert not (tmp_path / "metrics.csv").exists()
+
+
+def test_params_files_read_back_into_the_model(tmp_path):
+    """mlp.unflatten inverts the files: a stored BatchNorm net gives the run's test loss."""
+    from trainlab.config import compose
+    from trainlab.data import load_dataset
+    from trainlab.nn import mlp
+    from trainlab.objectives import data_loss
+
+    args = ["data=moons", "data.n_samples=300", "model.widths=[16]",
+            "normalization=batchnorm", "epochs=3", "batch_size=32"]
+    assert train(tmp_path, *args).returncode == 0
+    cfg = compose(args)
+    with np.load(tmp_path / "params_final.npz") as arrays:
+        params, state = mlp.unflatten({name: arrays[name] for name in arrays.files})
+    assert set(state["layers"][0]) == {"mean", "var"} and "mean" not in params["layers"][0]
+    data = load_dataset(cfg.data)
+    out, _, _ = mlp.apply(cfg, params, state, data.x_test, train=False)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert float(data_loss(cfg, out, data.y_test, 2)) == pytest.approx(summary["test_loss"],
+                                                                       rel=1e-5)

@@ -5,19 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from trainlab.figures import common
-
-
-def build(name, tmp_path):
-    built = common.build(name, out=tmp_path, reduced=True, progress=False)
-    assert (tmp_path / "figure.png").stat().st_size > 10_000
-    assert (tmp_path / "table.csv").is_file()
-    return built
-
-
-def assert_shows(built):
-    failed = common.failures(built.checks)
-    assert not failed, "\n".join(f"{c.criterion}: {c.measured}" for c in failed)
+from figure_checks import assert_shows, build
 
 
 def test_activations(tmp_path):

@@ -7,9 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from figure_checks import assert_shows, build
 from trainlab import search_space
 from trainlab.config import ConfigError
-from trainlab.figures import common, experiment
+from trainlab.figures import experiment
 
 SEARCH = """
 base: [data=moons, regularizer=l2, epochs=2]
@@ -29,16 +30,6 @@ reduced: {search: {n_trials: 1}}
 """
 
 
-def build(name, tmp_path):
-    built = common.build(name, out=tmp_path, reduced=True, progress=False)
-    assert (tmp_path / "figure.png").stat().st_size > 10_000
-    assert (tmp_path / "table.csv").is_file()
-    return built
-
-
-def assert_shows(built):
-    failed = common.failures(built.checks)
-    assert not failed, "\n".join(f"{c.criterion}: {c.measured}" for c in failed)
 
 
 # ------------------------------------------------------------------ search arms of experiments

@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from trainlab.figures import common
+import figure_checks
 
 
 def build(name, tmp_path):
-    built = common.build(name, out=tmp_path, reduced=True, progress=False)
-    assert (tmp_path / "figure.png").stat().st_size > 10_000
-    assert (tmp_path / "table.csv").is_file()
-    failed = common.failures(built.checks)
-    assert not failed, "\n".join(f"{c.criterion}: {c.measured}" for c in failed)
+    built = figure_checks.build(name, tmp_path)
+    figure_checks.assert_shows(built)
     return built
 
 

@@ -138,15 +138,17 @@ def runs_table(runs: list[Run]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def load_params(run: Run, which: str = "final") -> dict:
-    """A run's params_<which>.npz as the pytree trainlab's model takes (for several seeds, the
-    first seed's: that is what the run contract stores)."""
-    layers: dict[int, dict] = {}
+def load_net(run: Run, which: str = "final") -> tuple[dict, dict]:
+    """A run's params_<which>.npz as the (params, state) trainlab's model takes (for several
+    seeds, the first seed's: that is what the run contract stores)."""
+    from trainlab.nn import mlp
+
     with np.load(run.folder / f"params_{which}.npz") as arrays:
-        for name in arrays.files:
-            _, index, leaf = name.split(".", 2)
-            layers.setdefault(int(index), {})[leaf] = arrays[name]
-    return {"layers": [layers[i] for i in sorted(layers)]}
+        return mlp.unflatten({name: arrays[name] for name in arrays.files})
+
+
+def load_params(run: Run, which: str = "final") -> dict:
+    return load_net(run, which)[0]
 
 
 def predict(run: Run, x: np.ndarray, which: str = "final") -> np.ndarray:
@@ -155,8 +157,7 @@ def predict(run: Run, x: np.ndarray, which: str = "final") -> np.ndarray:
     from trainlab.run import use_dtype
 
     use_dtype(run.cfg.dtype)  # a float64 run (a degree-20 fit, say) must be evaluated so
-    params = load_params(run, which)
-    state = {"layers": [{} for _ in params["layers"]]}
+    params, state = load_net(run, which)  # BatchNorm nets use their running statistics
     x = np.asarray(x, run.cfg.dtype)
     out, _, _ = mlp.apply(run.cfg, params, state, x, train=False)
     return np.asarray(out)

@@ -119,6 +119,22 @@ def n_params(params: dict) -> int:
     return sum(leaf.size for leaf in jax.tree_util.tree_leaves(params))
 
 
+STATE_ARRAYS = ("mean", "var")  # BatchNorm's running statistics: state, not params
+
+
+def unflatten(arrays) -> tuple[dict, dict]:
+    """(params, state) from ``layers.<i>.<name>`` arrays: the inverse of ``flat_arrays``
+    applied to both (what a run's params_*.npz holds)."""
+    layers: dict[int, dict] = {}
+    for name in arrays:
+        _, index, leaf = name.split(".", 2)
+        layers.setdefault(int(index), {})[leaf] = arrays[name]
+    ordered = [layers[i] for i in sorted(layers)]
+    params = [{k: v for k, v in layer.items() if k not in STATE_ARRAYS} for layer in ordered]
+    state = [{k: v for k, v in layer.items() if k in STATE_ARRAYS} for layer in ordered]
+    return {"layers": params}, {"layers": state}
+
+
 def flat_arrays(params: dict, prefix: str = "layers") -> dict[str, jax.Array]:
     """``{"layers.<i>.<name>": array}``, the names of the params files of the run contract."""
     return {
