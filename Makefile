@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 FIGURES := $(sort $(basename $(notdir $(wildcard experiments/*.yaml))))
 
 .DEFAULT_GOAL := help
-.PHONY: help install train test test-fast test-slow lint bench bench-sweep figures gallery clean
+.PHONY: help install train test test-fast test-slow lint bench bench-sweep figures gallery yamls clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z%_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -35,7 +35,10 @@ test-fast: $(STAMP) ## only the fast tests
 	$(BIN)/python -m pytest -m "not slow"
 
 lint: $(STAMP) ## ruff
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks tools
+
+yamls: $(STAMP) ## write conf/<group>/<name>.yaml from each choice's class
+	$(BIN)/python -m trainlab.config.yamls
 
 bench: $(STAMP) ## workload W through trainlab vs hand-written JAX (and PyTorch if installed)
 	$(BIN)/python benchmarks/bench_train.py

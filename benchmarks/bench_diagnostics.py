@@ -19,8 +19,8 @@ import time
 
 from trainlab.config import compose
 from trainlab.data import load_dataset
+from trainlab.plan import device_data, execute, shapes_of, trial_values, use_dtype
 from trainlab.program import program_for
-from trainlab.run import device_data, execute, shapes_of, trial_values, use_dtype
 
 LEVELS = ("off", "default", "full")
 

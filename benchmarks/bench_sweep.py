@@ -223,7 +223,7 @@ def measure_chunks(trials: int, epochs: int, rounds: int, names: str) -> None:
     """Per-trial time of one workload for several trials per call, rounds interleaved so that
     the machine's drift hits every width alike; medians shown. What trial_plan.RULES
     rests on."""
-    from trainlab import program, run, trial_plan
+    from trainlab import plan, program, trial_plan
     from trainlab.config import compose
     from trainlab.data import load_dataset
 
@@ -249,13 +249,13 @@ def measure_chunks(trials: int, epochs: int, rounds: int, names: str) -> None:
         program._PROGRAMS.clear()
         for _ in range(rounds):  # later rounds reuse the executables: compile_s of round 1
             for width in widths:
-                outcomes = []
-                for start in range(0, trials, width):
-                    jobs = [run.Job(c) for c in cfgs[start:start + width]]
-                    outcomes.append(run.run_group(jobs, chunk_size=width, progress=False)[0][2])
-                compile_s.setdefault(width, sum(o.compile_s for o in outcomes))
-                per_trial[width].append(sum(o.run_s for o in outcomes) / trials / epochs)
-        data_shapes = run.shapes_of(cfgs[0], load_dataset(cfgs[0].data, "float32"))
+                [group] = plan.plan([plan.Job(c) for c in cfgs], chunk_size=width)
+                summaries = plan.run(group, progress=False)  # chunks of `width` trials
+                compiled = sum(s["compile_s"] for s in summaries)
+                compile_s.setdefault(width, compiled)
+                per_trial[width].append(
+                    (sum(s["wall_s"] for s in summaries) - compiled) / trials / epochs)
+        data_shapes = plan.shapes_of(cfgs[0], load_dataset(cfgs[0].data, "float32"))
         flops = trial_plan.step_flops(cfgs[0], data_shapes)
         table = Table(title=f"{name}: {flops / 1e6:.3g} MFLOP a trial step, {trials} trials, "
                             f"{epochs} epochs, median of {rounds}")

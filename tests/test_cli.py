@@ -26,7 +26,9 @@ METRICS_COLUMNS = ["seed", "epoch", "step", "lr", "train_loss", "train_acc", "va
 
 
 def train(run_dir: Path, *overrides: str) -> subprocess.CompletedProcess:
-    args = [*TRAIN, f"hydra.run.dir={run_dir}", "progress=false", *overrides]
+    flags = [o for o in overrides if o.startswith("-")]  # before the overrides, for argparse
+    overrides = [o for o in overrides if not o.startswith("-")]
+    args = [*TRAIN, *flags, f"hydra.run.dir={run_dir}", "progress=false", *overrides]
     return subprocess.run(args, capture_output=True, text=True, timeout=300)
 
 
@@ -141,6 +143,16 @@ BAD_INPUTS = {
                             "labels"),
     "batch larger than data": (["data=xor", "batch_size=8"], "batch_size"),
     "batch size word": (["batch_size=half"], "batch_size"),
+    # A `+` adds a key to the config: it must not bypass the schema (issue 8).
+    "added unknown key": (["+unknown_key=1"], "unknown_key"),
+    "added typo'd key": (["optimizer=momentum", "+optimizer.momentun=0.5"], "momentum?"),
+    "typo names the closest key": (["optimizer.lrr=0.1"], "did you mean lr?"),
+    "other libraries' name": (["optimizer.learning_rate=0.1"], "did you mean lr?"),
+    "key of another choice": (["regularizer.kappa=1e-4"],
+                              "regularizer=l2, l1, elastic_net take it"),
+    "nothing to search": (lambda tmp: ["-m", f"hydra.sweep.dir={tmp / 'run'}",
+                                       "hydra/sweeper=quasirandom", "epochs=1"],
+                          "hydra/sweeper=quasirandom: nothing to search"),
 }
 
 
@@ -173,7 +185,6 @@ def test_params_files_read_back_into_the_model(tmp_path):
     from trainlab.config import compose
     from trainlab.data import load_dataset
     from trainlab.nn import mlp
-    from trainlab.objectives import data_loss
 
     args = ["data=moons", "data.n_samples=300", "model.widths=[16]",
             "normalization=batchnorm", "epochs=3", "batch_size=32"]
@@ -185,5 +196,5 @@ def test_params_files_read_back_into_the_model(tmp_path):
     data = load_dataset(cfg.data)
     out, _, _ = mlp.apply(cfg, params, state, data.x_test, train=False)
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert float(data_loss(cfg, out, data.y_test, 2)) == pytest.approx(summary["test_loss"],
+    assert float(cfg.loss(out, data.y_test, 2)) == pytest.approx(summary["test_loss"],
                                                                        rel=1e-5)

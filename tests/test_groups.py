@@ -14,10 +14,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from trainlab import run as runs
+from trainlab import plan
 from trainlab.config import GROUPS, compose
 from trainlab.nn import mlp
-from trainlab.run import Job, train_many
+from trainlab.plan import Job, train_many
 
 QUICK = ["epochs=2", "diagnostics=off", "progress=false", "save_params=false"]
 MOONS = ("data=moons", "data.n_samples=60")
@@ -102,6 +102,9 @@ COMBINED = {
                 regularizer="elastic_net", optimizer="sgd", schedule="warmup_cosine",
                 loss="hinge", extra=["batch_size=16", "optimizer.weight_decay=1e-3",
                                      "optimizer.clip_norm=1.0"]),
+    # The choices added with the self-describing registry (issue 8): one class and one YAML.
+    "selu": row(init="lecun_uniform", activation="selu", optimizer="lion", loss="cross_entropy",
+                extra=["batch_size=16", "optimizer.lr=1e-3"]),
     "linear_activation": row(MOONS, ("model=mlp", "model.widths=[8,4]"), init="xavier_uniform",
                              activation="linear", regularizer="none", optimizer="adamw",
                              loss="cross_entropy",
@@ -169,9 +172,10 @@ def test_each_choice_alone_trains(group, name, npz_files):
 
 @pytest.mark.parametrize("name", GROUPS["model"])
 def test_every_model_has_a_title(name):
-    # train() prints a table titled by run._describe: a model missing there crashes the run
-    # (and the train command) after training, with a KeyError.
-    assert runs._describe(compose([f"model={name}"]))
+    # train() prints a table titled by its problem's description of the config.
+    cfg = compose([f"model={name}", "data=regression1d", "loss=mse", "batch_size=full"])
+    [group] = plan.plan([Job(cfg)])
+    assert cfg.model.describe() in group.program.problem.describe(cfg)
 
 
 # --------------------------------------------------------------------- parameter counts

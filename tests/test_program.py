@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from trainlab.config import compose
-from trainlab.run import Job, train_many
+from trainlab.plan import Job, train_many
 
 SMALL = ["data=moons", "data.n_samples=200", "model.widths=[8]", "progress=false"]
 
@@ -21,7 +21,11 @@ def test_a_diverging_trial_is_frozen_and_flagged_without_stopping_the_others(tmp
     assert bad["status"] == "diverged"
     metrics = pd.read_csv(tmp_path / "1" / "metrics.csv")
     assert metrics.train_loss.isna().iloc[-1]  # NaN from the divergence on, not stale numbers
-    assert metrics.step.iloc[-1] < metrics.step.max() + 1
+    # Its step count froze where it diverged, while the good trial's went on to the end.
+    frozen = metrics.step[metrics.train_loss.isna()]
+    assert frozen.nunique() == 1
+    good_steps = pd.read_csv(tmp_path / "0" / "metrics.csv").step
+    assert frozen.iloc[0] < good_steps.iloc[-1] == 5 * good_steps.iloc[1]
 
 
 def test_early_stopping_stops_and_restores_the_best_params(tmp_path):

@@ -66,10 +66,12 @@ def test_objective_from_the_jobs_config(tmp_path):
     assert frame.objective.iloc[0] == pytest.approx(0.1)
 
 
-def test_report_rebuilds_the_table(sweep, capsys):
+def test_report_rebuilds_the_table(sweep, capsys, monkeypatch):
+    # A fixed width (not the machine's); the title's phrases stay whole however long the path.
+    monkeypatch.setenv("COLUMNS", "120")
     assert sweep_report.main([str(sweep), "--top", "3"]) == 0
     out = capsys.readouterr().out
-    assert "5 jobs" in out and "diverged" in out and "optimizer.lr" in out
+    assert f"sweep {sweep}: 5 jobs (" in out and "diverged" in out and "optimizer.lr" in out
     assert (sweep / "summary.csv").is_file()
 
 

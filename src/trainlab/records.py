@@ -1,6 +1,6 @@
 """What a run leaves behind: tables from the history, summaries, and atomic file writes.
 
-File contract (DESIGN.md): ``metrics.csv`` one row per (seed, epoch); ``summary.json``;
+File contract (docs/design.md): ``metrics.csv`` one row per (seed, epoch); ``summary.json``;
 ``params_{init,final,best}.npz`` with arrays ``layers.<i>.<name>``. Every file is written to a
 temporary name and renamed, and ``summary.json`` is written last: a run without it did not
 finish.

@@ -119,8 +119,10 @@ def print_best(frame: pd.DataFrame, objective: str, sweep_dir: Path | str, top: 
         return
     counts = frame["status"].value_counts()
     tally = ", ".join(f"{n} {status}" for status, n in counts.items())
-    table = Table(title=f"sweep {sweep_dir}: {len(frame)} jobs ({tally}), best by {objective}",
-                  header_style="bold")
+    # The title is a line of its own, never wrapped: a long path must not break its phrases.
+    console.print(f"sweep {sweep_dir}: {len(frame)} jobs ({tally}), best by {objective}",
+                  soft_wrap=True, style="bold")
+    table = Table(header_style="bold")
     shown = [("job", "{}"), *((c, "{}") for c in _swept_columns(frame)),
              *((c, f) for c, f in _SHOWN.items() if c in frame)]
     for name, _ in shown:

@@ -52,8 +52,10 @@ class SamplingSweeper(Sweeper):
         overrides = [f"{k}={v}" for k, v in self.params.items()] + list(arguments)
         space = search_space.parse(overrides, self.hydra_context.config_loader)
         if not space.dimensions:
+            choices = OmegaConf.select(self.config, "hydra.runtime.choices") or {}
+            typed = choices.get("hydra/sweeper", self.method)  # as the user wrote it
             raise HydraException(
-                f"hydra/sweeper={self.method}: nothing to search; give a key an interval, e.g. "
+                f"hydra/sweeper={typed}: nothing to search; give a key an interval, e.g. "
                 "optimizer.lr='tag(log, interval(1e-5, 1e-1))', or a choice: optimizer=sgd,adam")
         trials = space.trials(self.method, self.n_trials, self.seed)
         log.info(f"{self.method} search: {len(trials)} trials over "
