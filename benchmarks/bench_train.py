@@ -22,7 +22,7 @@ from rich.table import Table
 
 from trainlab.config import compose
 from trainlab.data import load_dataset
-from trainlab.run import Job, train_many
+from trainlab.plan import Job, train_many
 
 WIDTHS = (40, 256, 256, 10)
 BATCH = 128

@@ -173,7 +173,6 @@ def test_params_files_read_back_into_the_model(tmp_path):
     from trainlab.config import compose
     from trainlab.data import load_dataset
     from trainlab.nn import mlp
-    from trainlab.objectives import data_loss
 
     args = ["data=moons", "data.n_samples=300", "model.widths=[16]",
             "normalization=batchnorm", "epochs=3", "batch_size=32"]
@@ -185,5 +184,5 @@ def test_params_files_read_back_into_the_model(tmp_path):
     data = load_dataset(cfg.data)
     out, _, _ = mlp.apply(cfg, params, state, data.x_test, train=False)
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert float(data_loss(cfg, out, data.y_test, 2)) == pytest.approx(summary["test_loss"],
+    assert float(cfg.loss(out, data.y_test, 2)) == pytest.approx(summary["test_loss"],
                                                                        rel=1e-5)

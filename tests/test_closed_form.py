@@ -6,9 +6,9 @@ import jax
 import numpy as np
 import pytest
 
-from trainlab import closed_form
 from trainlab.config import ConfigError, compose
-from trainlab.run import Job, train_many
+from trainlab.plan import Job, train_many
+from trainlab.problems import closed_form
 
 POLY = ["data=regression1d", "model=polynomial", "loss=mse", "batch_size=full",
         "progress=false", "dtype=float64"]

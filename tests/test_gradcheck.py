@@ -6,12 +6,13 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pandas as pd
 import pytest
 
 from trainlab import gradcheck
 from trainlab.nn import activations
 
-SMALL = ["data=blobs", "data.n_samples=60", "model.widths=[5,4]"]
+SMALL = ["data=blobs", "data.n_samples=60", "model.widths=[5,4]", "batch_size=16"]
 KAPPA = "regularizer.kappa=0.05"  # large enough that a wrong penalty gradient would show
 
 # Every choice of each group appears at least once; the other groups cycle through theirs.
@@ -31,6 +32,7 @@ CASES = [
     ["activation=maxout", "regularizer=l2", KAPPA, "loss=cross_entropy"],
     ["activation=tanh", "data=moons", "loss=bce", "model.output_activation=tanh"],
     ["activation=tanh", "model.input_dropout=0.2", "model.hidden_dropout=0.5"],
+    ["activation=selu", "init=lecun_normal", "regularizer=l2", KAPPA],
 ]
 
 
@@ -45,8 +47,8 @@ def test_autodiff_agrees_with_finite_differences(overrides):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("overrides", [
-    ["data=regression1d", "loss=mse", "model=polynomial", "model.degree=6"],
-    ["data=regression1d", "loss=mse", "activation=tanh", "model.widths=[6]"],
+    ["data=regression1d", "loss=mse", "model=polynomial", "model.degree=6", "batch_size=full"],
+    ["data=regression1d", "loss=mse", "activation=tanh", "model.widths=[6]", "batch_size=8"],
     ["data=surface", "data.function=rosenbrock"],
     ["data=mnist1d", "normalization=batchnorm", "regularizer=l2", KAPPA],  # the default widths
 ])
@@ -91,7 +93,8 @@ def test_a_wrong_backward_pass_fails_the_check(error):
 def test_the_command_fails_loudly_on_a_wrong_activation_gradient(monkeypatch, capsys):
     argv = [*SMALL, "activation=tanh"]
     assert gradcheck.main(argv) == 0
-    monkeypatch.setitem(activations._ELEMENTWISE, "tanh", _planted(1e-3))
+    wrong = _planted(1e-3)
+    monkeypatch.setattr(activations.Tanh, "__call__", lambda self, z, layer: wrong(z))
     assert gradcheck.main(argv) == 1
     out = capsys.readouterr().out
     assert "FAIL" in out and "layers.0.w" in out
@@ -110,3 +113,26 @@ def test_a_kink_crossed_by_the_difference_is_skipped_not_failed():
 def test_bad_overrides_exit_with_status_2(capsys):
     assert gradcheck.main(["activation=nonsense"]) == 2
     assert "activation" in capsys.readouterr().err
+
+
+def test_it_checks_the_very_objective_the_program_trains(tmp_path):
+    """The params, the batch and the dropout masks are the program's: with one full-batch step
+    an epoch, the running train loss of epoch 1 is the checked objective at the initial params
+    (no penalty), and the checked params are the run's params_init (to the last bit or two:
+    the program draws them compiled, the check eagerly)."""
+    from trainlab.config import compose
+    from trainlab.run import train
+
+    overrides = [*SMALL, "batch_size=full", "epochs=1", "train_metrics=running",
+                 "model.hidden_dropout=0.5", "dtype=float64", "seed=3", "progress=false"]
+    train(compose(overrides), tmp_path)
+    with jax.enable_x64(True):
+        objective, params = gradcheck.problem(compose(overrides))
+        value, _ = objective(params)
+    with np.load(tmp_path / "params_init.npz") as stored:
+        for i, layer in enumerate(params["layers"]):
+            for name, array in layer.items():
+                np.testing.assert_allclose(stored[f"layers.{i}.{name}"], array, rtol=1e-14,
+                                           atol=1e-16)
+    metrics = pd.read_csv(tmp_path / "metrics.csv")
+    assert float(value) == pytest.approx(metrics.train_loss.iloc[1], rel=1e-12)

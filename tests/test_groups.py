@@ -14,10 +14,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from trainlab import run as runs
+from trainlab import plan
 from trainlab.config import GROUPS, compose
 from trainlab.nn import mlp
-from trainlab.run import Job, train_many
+from trainlab.plan import Job, train_many
 
 QUICK = ["epochs=2", "diagnostics=off", "progress=false", "save_params=false"]
 MOONS = ("data=moons", "data.n_samples=60")
@@ -169,9 +169,10 @@ def test_each_choice_alone_trains(group, name, npz_files):
 
 @pytest.mark.parametrize("name", GROUPS["model"])
 def test_every_model_has_a_title(name):
-    # train() prints a table titled by run._describe: a model missing there crashes the run
-    # (and the train command) after training, with a KeyError.
-    assert runs._describe(compose([f"model={name}"]))
+    # train() prints a table titled by its problem's description of the config.
+    cfg = compose([f"model={name}", "data=regression1d", "loss=mse", "batch_size=full"])
+    [group] = plan.plan([Job(cfg)])
+    assert name in group.program.problem.describe(cfg)
 
 
 # --------------------------------------------------------------------- parameter counts

@@ -16,7 +16,6 @@ import pytest
 
 from trainlab.config import GROUPS, compose
 from trainlab.nn import mlp
-from trainlab.nn.initializers import weight_initializer
 
 FAN_IN, FAN_OUT = 500, 200
 N = FAN_IN * FAN_OUT
@@ -28,7 +27,7 @@ def init_cfg(name: str, **fields):
 
 
 def sample(name: str, shape=(FAN_IN, FAN_OUT), seed=0, **fields) -> np.ndarray:
-    w = weight_initializer(init_cfg(name, **fields))(jax.random.PRNGKey(seed), shape, jnp.float32)
+    w = init_cfg(name, **fields)(jax.random.PRNGKey(seed), shape, jnp.float32)
     assert w.shape == shape and w.dtype == jnp.float32
     return np.asarray(w, np.float64)
 
@@ -41,6 +40,7 @@ def assert_centered(w: np.ndarray, std: float):
 # name -> (distribution, expected std); a uniform distribution's bound is std * sqrt(3).
 VARIANCE_SCALING = {
     "lecun_normal": ("normal", math.sqrt(1 / FAN_IN)),
+    "lecun_uniform": ("uniform", math.sqrt(3 / FAN_IN) / math.sqrt(3)),  # LeCun et al. (1998)
     "xavier_normal": ("normal", math.sqrt(2 / (FAN_IN + FAN_OUT))),
     "xavier_uniform": ("uniform", math.sqrt(6 / (FAN_IN + FAN_OUT)) / math.sqrt(3)),
     "he_normal": ("normal", math.sqrt(2 / FAN_IN)),
@@ -124,3 +124,9 @@ def test_mlp_biases_take_the_bias_value_and_weights_the_init():
         assert np.abs(layer["w"]).max() <= math.sqrt(6 / (fan_in + fan_out))
     # Each layer draws from its own key.
     assert not np.allclose(layers[0]["w"][:4, :5], layers[1]["w"][:4, :5])
+
+
+def test_every_init_choice_is_checked_here():
+    # A new initializer must join a table above (the registry lists every choice).
+    checked = {*VARIANCE_SCALING, "normal", "uniform", "orthogonal", "constant", "zeros"}
+    assert set(GROUPS["init"]) == checked

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from trainlab.config import GROUPS, compose
-from trainlab.nn import mlp, normalization
+from trainlab.nn import mlp
 
 GAMMA = np.array([1.0, 2.0, 3.0])  # the lecture's example
 BETA = np.array([2.0, 4.0, 8.0])
@@ -32,8 +32,8 @@ def layer_with(gamma=GAMMA, beta=BETA) -> dict:
 @pytest.mark.parametrize("n", [4, 256])
 def test_batchnorm_train_output_has_mean_beta_and_std_gamma(n, x64):
     cfg = norm_cfg("batchnorm", eps=1e-12)
-    _, state = normalization.init(cfg, 3, jnp.float64)
-    out, _ = normalization.apply(cfg, layer_with(), state, batch(n), train=True)
+    _, state = cfg.init(3, jnp.float64)
+    out, _ = cfg.apply(layer_with(), state, batch(n), train=True)
     np.testing.assert_allclose(out.mean(0), BETA, rtol=1e-10)
     # The biased (1/n) batch variance, as in the lectures: with n = 4 an unbiased one would
     # give a std of gamma * sqrt(3/4).
@@ -42,9 +42,9 @@ def test_batchnorm_train_output_has_mean_beta_and_std_gamma(n, x64):
 
 def test_batchnorm_eps_enters_under_the_root(x64):
     cfg = norm_cfg("batchnorm", eps=0.5)
-    _, state = normalization.init(cfg, 3, jnp.float64)
+    _, state = cfg.init(3, jnp.float64)
     z = batch(8)
-    out, _ = normalization.apply(cfg, layer_with(1.0, 0.0), state, z, train=True)
+    out, _ = cfg.apply(layer_with(1.0, 0.0), state, z, train=True)
     var = np.asarray(z).var(0)
     np.testing.assert_allclose(out.std(0), np.sqrt(var / (var + 0.5)), rtol=1e-10)
 
@@ -52,13 +52,13 @@ def test_batchnorm_eps_enters_under_the_root(x64):
 def test_batchnorm_running_averages_follow_the_momentum_formula(x64):
     m = 0.7
     cfg = norm_cfg("batchnorm", momentum=m)
-    params, state = normalization.init(cfg, 3, jnp.float64)
+    params, state = cfg.init(3, jnp.float64)
     np.testing.assert_array_equal(state["mean"], 0.0)
     np.testing.assert_array_equal(state["var"], 1.0)
     mean, var = np.zeros(3), np.ones(3)
     for seed in range(3):
         z = batch(16, seed)
-        _, state = normalization.apply(cfg, params, state, z, train=True)
+        _, state = cfg.apply(params, state, z, train=True)
         mean = m * mean + (1 - m) * np.asarray(z).mean(0)
         var = m * var + (1 - m) * np.asarray(z).var(0)
         np.testing.assert_allclose(state["mean"], mean, rtol=1e-12)
@@ -69,37 +69,37 @@ def test_batchnorm_eval_uses_the_running_averages(x64):
     cfg = norm_cfg("batchnorm")
     state = {"mean": jnp.array([1.0, -2.0, 0.5]), "var": jnp.array([4.0, 0.25, 9.0])}
     z = batch(5)
-    out, new_state = normalization.apply(cfg, layer_with(), state, z, train=False)
+    out, new_state = cfg.apply(layer_with(), state, z, train=False)
     expected = GAMMA * (np.asarray(z) - state["mean"]) / np.sqrt(state["var"] + 1e-5) + BETA
     np.testing.assert_allclose(out, expected, rtol=1e-12)
     assert new_state is state  # evaluation never updates the statistics
     # Per sample: one sample alone gives the same output as within the batch.
-    alone, _ = normalization.apply(cfg, layer_with(), state, z[:1], train=False)
+    alone, _ = cfg.apply(layer_with(), state, z[:1], train=False)
     np.testing.assert_allclose(alone, out[:1], rtol=1e-12)
 
 
 @pytest.mark.parametrize("train", [True, False])
 def test_layernorm_normalizes_each_sample(train, x64):
     cfg = norm_cfg("layernorm", eps=1e-12)
-    params, state = normalization.init(cfg, 3, jnp.float64)
+    params, state = cfg.init(3, jnp.float64)
     assert state == {}  # no running statistics
     z = batch(6)
-    out, _ = normalization.apply(cfg, params, state, z, train=train)
+    out, _ = cfg.apply(params, state, z, train=train)
     np.testing.assert_allclose(out.mean(-1), 0.0, atol=1e-10)
     np.testing.assert_allclose(out.std(-1), 1.0, rtol=1e-8)
     # Each sample on its own: the same output (no batch statistics).
-    alone, _ = normalization.apply(cfg, params, state, z[2:3], train=train)
+    alone, _ = cfg.apply(params, state, z[2:3], train=train)
     np.testing.assert_allclose(alone, out[2:3], rtol=1e-12)
     # gamma and beta scale and shift per feature.
-    scaled, _ = normalization.apply(cfg, layer_with(), state, z, train=train)
+    scaled, _ = cfg.apply(layer_with(), state, z, train=train)
     np.testing.assert_allclose(scaled, GAMMA * np.asarray(out) + BETA, rtol=1e-10)
 
 
 def test_none_is_the_identity():
     cfg = norm_cfg("none")
-    assert normalization.init(cfg, 3, jnp.float32) == ({}, {})
+    assert cfg.init(3, jnp.float32) == ({}, {})
     z = jnp.ones((4, 3))
-    out, state = normalization.apply(cfg, {}, {}, z, train=True)
+    out, state = cfg.apply({}, {}, z, train=True)
     assert out is z and state == {}
 
 

@@ -11,10 +11,37 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trainlab import objectives
 from trainlab.config import GROUPS, compose
-from trainlab.optim import make_optimizer
+from trainlab.regularizers import weight_mask
 from trainlab.run import train
+
+
+def everything(p):
+    return jax.tree_util.tree_map(lambda _: True, p)
+
+
+def penalty(regularizer, p, trainable=None):
+    return regularizer.penalty(p, everything(p) if trainable is None else trainable)
+
+
+def constrain(regularizer, p, trainable=None):
+    return regularizer.constrain(p, everything(p) if trainable is None else trainable)
+
+
+def data_loss(cfg, out, y, n_classes):
+    return cfg.loss(out, y, n_classes)
+
+
+def n_outputs(loss: str, n_classes: int, n_targets: int) -> int:
+    return GROUPS["loss"][loss]().n_outputs(n_classes, n_targets)
+
+
+def predictions(cfg, out):
+    return cfg.loss.predictions(out)
+
+
+def make_optimizer(cfg, schedule_cfg, steps_per_epoch, total_steps):
+    return cfg.make(schedule_cfg.make(cfg.lr, steps_per_epoch, total_steps))
 
 
 def reg(name: str, **fields):
@@ -52,12 +79,12 @@ L2 = 1 + 4 + 0.25 + 9 + 1 + 4 + 1  # sum ||W||^2: 20.25
     ("elastic_net", {"kappa": 0.1, "mix": 0.0}, 0.1 / 2 * L2),
 ])
 def test_penalty_values_on_weight_matrices_only(name, fields, expected):
-    assert float(objectives.penalty(reg(name, **fields), params())) == pytest.approx(expected)
+    assert float(penalty(reg(name, **fields), params())) == pytest.approx(expected)
 
 
 @pytest.mark.parametrize("name", ["l1", "l2", "elastic_net"])
 def test_penalty_gradient_touches_weights_only(name):
-    grads = jax.grad(lambda p: objectives.penalty(reg(name, kappa=0.1), p))(params())
+    grads = jax.grad(lambda p: penalty(reg(name, kappa=0.1), p))(params())
     for layer in grads["layers"]:
         assert np.any(layer["w"] != 0)
         for leaf in set(layer) - {"w"}:
@@ -67,8 +94,8 @@ def test_penalty_gradient_touches_weights_only(name):
 def test_l2_gradient_is_kappa_w_and_l1_is_kappa_sign_w():
     # Lecture 000: L2 adds kappa * theta to the gradient, L1 kappa * sign(theta).
     p = params()
-    g2 = jax.grad(lambda q: objectives.penalty(reg("l2", kappa=0.1), q))(p)
-    g1 = jax.grad(lambda q: objectives.penalty(reg("l1", kappa=0.1), q))(p)
+    g2 = jax.grad(lambda q: penalty(reg("l2", kappa=0.1), q))(p)
+    g1 = jax.grad(lambda q: penalty(reg("l1", kappa=0.1), q))(p)
     for layer, l2, l1 in zip(p["layers"], g2["layers"], g1["layers"], strict=True):
         np.testing.assert_allclose(l2["w"], 0.1 * layer["w"], rtol=1e-6)
         nonzero = layer["w"] != 0
@@ -76,7 +103,7 @@ def test_l2_gradient_is_kappa_w_and_l1_is_kappa_sign_w():
 
 
 def test_weight_mask_marks_weight_matrices():
-    mask = objectives.weight_mask(params())
+    mask = weight_mask(params())
     for layer in mask["layers"]:
         assert layer == {name: name == "w" for name in layer}
 
@@ -84,7 +111,7 @@ def test_weight_mask_marks_weight_matrices():
 @pytest.mark.parametrize("c", [0.5, 2.0, 3.0, 10.0])
 def test_max_norm_projects_each_layer(c):
     p = params()
-    out = objectives.constrain(reg("max_norm", c=c), p)
+    out = constrain(reg("max_norm", c=c), p)
     for before, after in zip(p["layers"], out["layers"], strict=True):
         norm = float(jnp.linalg.norm(before["w"]))  # layer norms: sqrt(15.25), sqrt(5)
         assert float(jnp.linalg.norm(after["w"])) == pytest.approx(min(norm, c), rel=1e-6)
@@ -97,7 +124,7 @@ def test_max_norm_projects_each_layer(c):
 @pytest.mark.parametrize("name", ["none", "l1", "l2", "elastic_net"])
 def test_other_regularizers_do_not_constrain(name):
     p = params()
-    assert objectives.constrain(reg(name), p) is p
+    assert constrain(reg(name), p) is p
 
 
 # --------------------------------------------------------------------------------- losses
@@ -109,16 +136,16 @@ LABELS = jnp.array([0, 1, 2])
 
 def test_hinge_is_the_multiclass_svm_loss():
     # L_i = sum_{j != y_i} max(0, s_j - s_y + 1): 2.9, 0 and 12.9.
-    loss = objectives.data_loss(loss_cfg("hinge"), SCORES, LABELS, 3)
+    loss = data_loss(loss_cfg("hinge"), SCORES, LABELS, 3)
     assert float(loss) == pytest.approx((2.9 + 0.0 + 12.9) / 3, rel=1e-6)
-    loss = objectives.data_loss(loss_cfg("hinge", margin=2.0), SCORES, LABELS, 3)
+    loss = data_loss(loss_cfg("hinge", margin=2.0), SCORES, LABELS, 3)
     assert float(loss) == pytest.approx((3.9 + 0.0 + 14.9) / 3, rel=1e-6)
 
 
 def test_cross_entropy_is_the_softmax_loss():
     s = np.asarray(SCORES, np.float64)
     expected = np.mean(-np.log(np.exp(s[[0, 1, 2], [0, 1, 2]]) / np.exp(s).sum(1)))
-    loss = objectives.data_loss(loss_cfg("cross_entropy"), SCORES, LABELS, 3)
+    loss = data_loss(loss_cfg("cross_entropy"), SCORES, LABELS, 3)
     assert float(loss) == pytest.approx(expected, rel=1e-6)
 
 
@@ -126,20 +153,20 @@ def test_bce_on_one_logit():
     logits, y = jnp.array([[2.0], [-1.0], [0.5]]), jnp.array([1, 0, 0])
     p = 1 / (1 + np.exp(-np.asarray(logits[:, 0])))
     expected = -np.mean(np.where(np.asarray(y) == 1, np.log(p), np.log(1 - p)))
-    loss = objectives.data_loss(loss_cfg("bce"), logits, y, 2)
+    loss = data_loss(loss_cfg("bce"), logits, y, 2)
     assert float(loss) == pytest.approx(expected, rel=1e-6)
 
 
 def test_mse_on_one_hot_targets_one_output_and_regression():
     out = jnp.array([[0.2, 0.9, 0.1], [0.3, 0.3, 0.4]])
     expected = np.mean((np.asarray(out) - np.eye(3)[[1, 2]]) ** 2)
-    loss = objectives.data_loss(loss_cfg("mse"), out, jnp.array([1, 2]), 3)
+    loss = data_loss(loss_cfg("mse"), out, jnp.array([1, 2]), 3)
     assert float(loss) == pytest.approx(expected, rel=1e-6)
     single = jnp.array([[0.2], [0.9]])  # two classes, one output, 0/1 targets
-    loss = objectives.data_loss(loss_cfg("mse"), single, jnp.array([0, 1]), 2)
+    loss = data_loss(loss_cfg("mse"), single, jnp.array([0, 1]), 2)
     assert float(loss) == pytest.approx((0.04 + 0.01) / 2, rel=1e-6)
     targets = jnp.array([[1.0], [2.0]])  # regression (no classes)
-    loss = objectives.data_loss(loss_cfg("mse"), single, targets, 0)
+    loss = data_loss(loss_cfg("mse"), single, targets, 0)
     assert float(loss) == pytest.approx((0.64 + 1.21) / 2, rel=1e-6)
 
 
@@ -148,14 +175,14 @@ def test_mse_on_one_hot_targets_one_output_and_regression():
     ("mse", 4, 0, 4), ("mse", 0, 2, 2),
 ])
 def test_n_outputs(loss, n_classes, n_targets, expected):
-    assert objectives.n_outputs(loss, n_classes, n_targets) == expected
+    assert n_outputs(loss, n_classes, n_targets) == expected
 
 
 def test_predictions():
-    assert objectives.predictions(loss_cfg("cross_entropy"), SCORES).tolist() == [1, 1, 1]
+    assert predictions(loss_cfg("cross_entropy"), SCORES).tolist() == [1, 1, 1]
     one = jnp.array([[-0.1], [0.2], [0.7]])
-    assert objectives.predictions(loss_cfg("bce"), one).tolist() == [0, 1, 1]  # logit > 0
-    assert objectives.predictions(loss_cfg("mse"), one).tolist() == [0, 0, 1]  # value > 0.5
+    assert predictions(loss_cfg("bce"), one).tolist() == [0, 1, 1]  # logit > 0
+    assert predictions(loss_cfg("mse"), one).tolist() == [0, 0, 1]  # value > 0.5
 
 
 # ------------------------------------------------- L2 penalty vs decoupled weight decay
@@ -169,11 +196,11 @@ def sgd_path(optimizer: str, kappa: float, weight_decay: float, steps: int = 5) 
     """Weights after each step on a smooth data loss of every leaf, plus an L2 penalty."""
     opt = GROUPS["optimizer"][optimizer](name=optimizer, lr=LR, weight_decay=weight_decay)
     tx = make_optimizer(opt, GROUPS["schedule"]["constant"](name="constant"), 1, steps)
-    penalty = reg("l2", kappa=kappa) if kappa else reg("none")
+    regularizer = reg("l2", kappa=kappa) if kappa else reg("none")
 
     def objective(p):
         data = sum(jnp.sin(leaf).sum() for leaf in jax.tree_util.tree_leaves(p))
-        return data + objectives.penalty(penalty, p)
+        return data + penalty(regularizer, p)
 
     p = params()
     state, path = tx.init(p), []
@@ -234,3 +261,26 @@ def test_training_with_l2_equals_weight_decay_lr_kappa_for_sgd_only(optimizer, t
                                    rtol=1e-10)
     else:
         assert np.abs(l2["layers.0.w"] - decay["layers.0.w"]).max() > 1e-3
+
+
+def frozen_first_layer(p):
+    """The mask of a net whose first layer never trains (model=random_features)."""
+    return {"layers": [jax.tree_util.tree_map(lambda _, on=on: on, layer)
+                       for layer, on in zip(p["layers"], [False, True])]}
+
+
+@pytest.mark.parametrize("name, fields, expected", [
+    ("l2", {"kappa": 0.1}, 0.1 / 2 * (4 + 1)),
+    ("l1", {"kappa": 0.1}, 0.1 * (2 + 1)),
+    ("elastic_net", {"kappa": 0.1, "mix": 0.3}, 0.1 * (0.3 * 3 + 0.7 / 2 * 5)),
+])
+def test_penalty_reads_the_trainable_mask(name, fields, expected):
+    p = params()
+    assert float(penalty(reg(name, **fields), p, frozen_first_layer(p))) == pytest.approx(expected)
+
+
+def test_max_norm_leaves_frozen_layers_alone():
+    p = params()
+    out = constrain(reg("max_norm", c=0.5), p, frozen_first_layer(p))
+    np.testing.assert_array_equal(out["layers"][0]["w"], p["layers"][0]["w"])
+    assert float(jnp.linalg.norm(out["layers"][1]["w"])) == pytest.approx(0.5, rel=1e-6)

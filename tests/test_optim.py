@@ -13,8 +13,7 @@ import optax
 import pytest
 
 from trainlab.config import GROUPS
-from trainlab.objectives import weight_mask
-from trainlab.optim import make_optimizer, make_schedule
+from trainlab.regularizers import weight_mask
 
 STEPS = 6
 
@@ -25,6 +24,15 @@ def opt_cfg(name: str, **fields):
 
 def sched_cfg(name: str = "constant", **fields):
     return GROUPS["schedule"][name](name=name, **fields)
+
+
+def make_optimizer(cfg, schedule_cfg, steps_per_epoch, total_steps):
+    """What the program builds: the optimizer with its schedule."""
+    return cfg.make(schedule_cfg.make(cfg.lr, steps_per_epoch, total_steps))
+
+
+def make_schedule(cfg, a0, steps_per_epoch, total_steps):
+    return cfg.make(a0, steps_per_epoch, total_steps)
 
 
 def trainlab_tx(name: str, steps_per_epoch=1, total_steps=STEPS, schedule=None, **fields):
@@ -101,6 +109,7 @@ AGAINST_OPTAX = {
                lambda: optax.adamax(LR, b1=0.8, b2=0.95, eps=1e-3)),
     "nadam": ({"b1": 0.8, "b2": 0.95, "eps": 1e-3, "eps_root": 1e-4},
               lambda: optax.nadam(LR, b1=0.8, b2=0.95, eps=1e-3, eps_root=1e-4)),
+    "lion": ({"b1": 0.99, "b2": 0.5}, lambda: optax.lion(LR, b1=0.99, b2=0.5)),
 }
 
 
@@ -122,7 +131,26 @@ def test_optimizer_matches_optax(name, x64):
     ours = trajectory(trainlab_tx(name, lr=LR, **fields))
     assert_same_path(ours, trajectory(reference()))
     if fields:  # ... and the defaults are not what we test with (a dropped field would pass)
-        assert_different_path(ours, trajectory(trainlab_tx(name, lr=LR)))
+        # Lion steps by the sign of its momentum, which its b1 and b2 change only when the
+        # gradient's sign does: feed it gradients that flip sign every other step.
+        tried, default = (trainlab_tx(name, lr=LR, **fields), trainlab_tx(name, lr=LR))
+        if name == "lion":
+            tried, default = trajectory(tried, grad=flipping()), trajectory(default, grad=flipping())
+        else:
+            tried, default = trajectory(tried), trajectory(default)
+        assert_different_path(tried, default)
+
+
+def flipping():
+    """The quadratic's gradient times +1, +1, -1, -1, +1, ... step by step: a gradient whose
+    sign turns."""
+    signs = iter([1.0, 1.0, -1.0, -1.0] * STEPS)
+
+    def grad(params):
+        sign = next(signs)
+        return jax.tree_util.tree_map(lambda g: sign * g, jax.grad(loss)(params))
+
+    return grad
 
 
 # Optimizers that trainlab assembles itself, two with a static form (optax's own are vmap-safe,

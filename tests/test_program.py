@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from trainlab.config import compose
-from trainlab.run import Job, train_many
+from trainlab.plan import Job, train_many
 
 SMALL = ["data=moons", "data.n_samples=200", "model.widths=[8]", "progress=false"]
 

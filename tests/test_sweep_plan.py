@@ -10,7 +10,7 @@ from omegaconf import OmegaConf
 
 from trainlab import trial_plan
 from trainlab.config import compose
-from trainlab.program import Shapes
+from trainlab.problems import Shapes
 
 MNIST = Shapes("classification", 40, 10, 10, 3200, 128)
 MOONS = Shapes("classification", 2, 2, 2, 160, 32)

@@ -58,7 +58,7 @@ def _gradcheck(cfg: DictConfig) -> float:
     from hydra.core.hydra_config import HydraConfig
 
     from trainlab import gradcheck
-    from trainlab.run import to_config
+    from trainlab.config import to_config
 
     overrides = " ".join(HydraConfig.get().overrides.task)
     code = gradcheck.verdict(gradcheck.run_config(to_config(cfg)),
@@ -70,7 +70,13 @@ def _gradcheck(cfg: DictConfig) -> float:
 
 
 def _one_line(error: BaseException) -> str:
-    """Hydra and OmegaConf explain a bad override over several lines: fold them into one."""
+    """Hydra and OmegaConf explain a bad override over several lines: fold them into one (an
+    unknown key names the keys there are, and the closest)."""
+    from trainlab.config.compose import unknown_key_of
+
+    unknown = unknown_key_of(error)
+    if unknown:
+        return unknown
     parts: list[str] = []
     for err in (error, error.__cause__):
         for line in str(err or "").splitlines():

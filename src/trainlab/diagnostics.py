@@ -57,30 +57,32 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from trainlab.nn.activations import activate
 
 SATURATION = 0.99
 DISTINCT_TOLERANCE = 1e-3  # relative to the rms norm of a layer's unit vectors
 DISTINCT_DIMS = 32
 HIST_BINS = 50
-_HIST_RANGES = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}  # else HIST_RANGE
-HIST_RANGE = (-5.0, 5.0)  # values outside fall into the end bins
+HIST_RANGE = (-5.0, 5.0)  # unbounded outputs; values outside fall into the end bins
 
 
 # ------------------------------------------------------------------------- activations
+def on(cfg) -> bool:
+    return cfg.diagnostics != "off"
+
+
 def _unit_outputs(cfg, tap: dict, layer: dict) -> jax.Array:
     """The activation function's own output, before a normalization placed after it."""
-    if cfg.normalization.name == "none" or cfg.normalization.position == "before":
+    if not cfg.normalization.after_activation:
         return tap["act"]
-    return activate(cfg.activation, tap["pre"], layer)
+    return cfg.activation(tap["pre"], layer)
 
 
-def _saturated(name: str, g: jax.Array) -> jax.Array | None:
-    if name == "tanh":
-        return jnp.abs(g) > SATURATION
-    if name == "sigmoid":
-        return (g < 1 - SATURATION) | (g > SATURATION)
-    return None
+def _saturated(activation, g: jax.Array) -> jax.Array | None:
+    """Where a bounded activation's output is within 1% of its range's ends."""
+    if activation.saturated_outside is None:
+        return None
+    low, high = activation.saturated_outside
+    return (g < low) | (g > high)
 
 
 def activation_stats(cfg, params: dict, taps: list[dict]) -> dict:
@@ -92,7 +94,7 @@ def activation_stats(cfg, params: dict, taps: list[dict]) -> dict:
         g = _unit_outputs(cfg, tap, layer)
         stats[f"act_mean/{k}"] = a.mean()
         stats[f"act_std/{k}"] = a.std()
-        saturated = _saturated(cfg.activation.name, g)
+        saturated = _saturated(cfg.activation, g)
         if saturated is not None:
             stats[f"act_sat/{k}"] = saturated.mean(dtype=a.dtype)
         stats[f"pre_mean/{k}"] = z.mean()
@@ -138,15 +140,10 @@ def count_distinct(vectors: jax.Array, tolerance: float = DISTINCT_TOLERANCE) ->
     return vectors.shape[0] - has_earlier_twin.sum(dtype=jnp.int32)
 
 
-def _pieces(cfg) -> int:
-    """Pre-activations per unit: maxout's pieces are adjacent columns of W."""
-    return cfg.activation.pieces if cfg.activation.name == "maxout" else 1
-
-
 def distinct_units(cfg, params: dict) -> dict:
     """``distinct/k`` for each hidden layer: a unit is its incoming weights and bias (all
     its pieces for maxout), the zero-init trap leaves one distinct unit per layer."""
-    pieces = _pieces(cfg)
+    pieces = cfg.activation.pieces  # maxout's pieces are adjacent columns of W
     stats = {}
     for k, layer in enumerate(params["layers"][:-1], start=1):
         columns = jnp.concatenate([layer["w"], layer["b"][None]], axis=0).T
@@ -194,8 +191,9 @@ def generalization_gap(row: dict) -> dict:
 def histogram_edges(cfg) -> np.ndarray:
     """The fixed bin edges of the activation histograms: the output range of tanh and
     sigmoid, else ``HIST_RANGE``; the same for every layer and epoch of a run."""
-    after = cfg.normalization.name != "none" and cfg.normalization.position == "after"
-    lo, hi = HIST_RANGE if after else _HIST_RANGES.get(cfg.activation.name, HIST_RANGE)
+    bounded = cfg.activation.output_range
+    after = cfg.normalization.after_activation
+    lo, hi = HIST_RANGE if after or bounded is None else bounded
     return np.linspace(lo, hi, HIST_BINS + 1)
 
 
@@ -237,7 +235,8 @@ def init_accumulators(cfg, params: dict) -> dict:
     """What the training scan accumulates for the diagnostics, carried from epoch to epoch:
     with train_metrics=running, the ``unit_codes`` of the epoch's batches so far (with
     train_metrics=eval, nothing: the evaluation pass over the training split tells)."""
-    units = [layer["b"].shape[0] // _pieces(cfg) for layer in params.get("layers", [])[:-1]]
+    units = [layer["b"].shape[0] // cfg.activation.pieces
+             for layer in params.get("layers", [])[:-1]]
     return {"unit_codes": [jnp.zeros((n,), jnp.int8) for n in units]}
 
 
@@ -248,7 +247,7 @@ def start_epoch(accumulators: dict) -> dict:
 def accumulate(cfg, accumulators: dict, params: dict, taps: list[dict],
                active: jax.Array) -> dict:
     """Add one training step's taps (``active``: the step counted) to the accumulators."""
-    if cfg.train_metrics != "running":
+    if not on(cfg) or cfg.train_metrics != "running":
         return accumulators
     seen = unit_codes(cfg, params, taps)
     return {"unit_codes": [jnp.maximum(old, jnp.where(active, new, 0).astype(jnp.int8))
@@ -256,29 +255,28 @@ def accumulate(cfg, accumulators: dict, params: dict, taps: list[dict],
 
 
 # ------------------------------------------------------------------------------ the row
-def probe_pass(cfg, net, probe: tuple, loss_fn) -> tuple[dict, list[dict]]:
+def probe_pass(cfg, net, probe: tuple, objective) -> tuple[dict, list[dict]]:
     """Gradient of the training objective and the taps on the probe batch, in training mode
-    with dropout off. ``loss_fn(cfg, params, state, x, y, key)`` is the program's objective,
-    returning ``(objective, (state, loss, taps))``."""
+    with dropout off. ``objective(cfg, params, state, batch, key)`` is the problem's,
+    returning ``(value, (state, metrics, taps))``."""
     model = dataclasses.replace(cfg.model, input_dropout=0.0, hidden_dropout=0.0)
     cfg = dataclasses.replace(cfg, model=model)
-    x, y = probe
-    grads, (_, _, taps) = jax.grad(loss_fn, argnums=1, has_aux=True)(
-        cfg, net.params, net.state, x, y, None
+    grads, (_, _, taps) = jax.grad(objective, argnums=1, has_aux=True)(
+        cfg, net.params, net.state, probe, None
     )
     return grads, taps
 
 
-def epoch_diagnostics(cfg, net, probe: tuple, loss_fn, codes: list[jax.Array],
+def epoch_diagnostics(cfg, net, probe: tuple, objective, codes: list[jax.Array],
                       optimizer: tuple, row: dict) -> dict:
     """The diagnostics columns of one epoch's row (see the module docstring). ``codes``: the
     ``unit_codes`` of the training split, from the evaluation pass over it or, with
     train_metrics=running, accumulated over the epoch's batches.
     ``optimizer``: (the optax transformation, its current state)."""
-    if cfg.diagnostics == "off":
+    if not on(cfg):
         return {}
     params = net.params
-    grads, taps = probe_pass(cfg, net, probe, loss_fn)
+    grads, taps = probe_pass(cfg, net, probe, objective)
     stats = activation_stats(cfg, params, taps)
     stats |= dead_units(codes)
     stats |= distinct_units(cfg, params)

@@ -2,10 +2,12 @@
 
     trainlab gradcheck [--samples N] [--entries N] [--directions N] [--eps H] [overrides ...]
 
-takes the overrides of ``train`` and checks the objective that training differentiates: the
-mean data loss plus the penalty, on the first ``--samples`` training samples, in training mode
-(BatchNorm normalizes with the batch's statistics, dropout masks are drawn once from a fixed key
-and held fixed). Every parameter group (``layers.<i>.<name>``, as in the params files) gets
+takes the overrides of ``train`` and checks the very objective the program's first step
+differentiates (``Problem.objective``: the mean data loss plus the penalty): the params the
+trial starts from, its first mini-batch (``--samples`` keeps the first N samples of it), and
+the first step's dropout masks, all from the trial's own keys (``program.trial_keys``), in
+training mode - but in float64. Every parameter group (``layers.<i>.<name>``, as in the params
+files) gets
 
 - coordinate checks, (f(θ + h e_j) - f(θ - h e_j)) / 2h against ∂f/∂θ_j, for ``--entries``
   random entries (all of them in a group that small; 0: all of every group);
@@ -40,14 +42,10 @@ from jax.flatten_util import ravel_pytree
 from rich.console import Console
 from rich.table import Table
 
-from trainlab import objectives, surfaces
 from trainlab.config import Config, ConfigError, compose
-from trainlab.data import load_dataset
-from trainlab.nn import mlp
 
 TOLERANCE = 1e-6
 ROUNDING_ULPS = 100  # rounding noise allowed in f, in units of its last place
-_KINKED_ACTIVATIONS = ("relu", "leaky_relu", "prelu", "elu")  # a kink where the input is 0
 
 
 class GroupResult(NamedTuple):
@@ -134,49 +132,28 @@ def check_gradients(
 
 
 # ------------------------------------------------------------------ the training objective
-def kinks(cfg: Config, params: dict, out: jax.Array, y: jax.Array, taps: list[dict]) -> dict:
-    """The discrete choices the objective makes: where a difference crosses one of them, the
-    objective has a kink in between."""
-    found = {}
-    if cfg.activation.name in _KINKED_ACTIVATIONS:
-        found["units"] = [tap["pre"] > 0 for tap in taps]
-    if cfg.activation.name == "maxout":
-        found["pieces"] = [
-            tap["pre"].reshape(*tap["pre"].shape[:-1], -1, cfg.activation.pieces).argmax(-1)
-            for tap in taps
-        ]
-    if cfg.regularizer.name in ("l1", "elastic_net"):
-        found["weights"] = [jnp.sign(layer["w"]) for layer in params["layers"]]
-    if cfg.loss.name == "hinge" and out.ndim == 2 and out.shape[-1] > 1:
-        correct = jnp.take_along_axis(out, y[:, None], axis=-1)
-        found["margins"] = out - correct + cfg.loss.margin > 0
-    return found
+def problem(cfg: Config, samples: int = 0) -> tuple[Callable, dict]:
+    """The objective the program trains, and the params it starts from, for
+    ``check_gradients``: params -> (objective, kinks) on the first mini-batch of epoch 1 (its
+    first ``samples`` samples, if given), with the trial's own keys - init, data order and the
+    first step's dropout masks - in training mode."""
+    from trainlab import plan
+    from trainlab.program import trial_keys
 
+    [group] = plan.plan([plan.Job(cfg)])
+    problem = group.program.problem
+    init_key, order_key, dropout_key = trial_keys(cfg.seed)
+    net = problem.init(cfg, init_key)
+    batch = jax.tree_util.tree_map(lambda a: a[0], problem.batches(order_key, 1, group.data))
+    if samples:
+        batch = jax.tree_util.tree_map(lambda a: a[:samples], batch)
+    key = jax.random.fold_in(dropout_key, 0)  # the key of step 0
 
-def problem(cfg: Config, samples: int) -> tuple[Callable, dict]:
-    """The objective and the initial params of ``cfg`` (float64), for ``check_gradients``:
-    params -> (mean data loss + penalty, kinks) on the first ``samples`` training samples,
-    training mode, dropout masks fixed - what the program's train step differentiates."""
-    from trainlab.run import shapes_of  # the same data checks as training
+    def objective(params):
+        value, _ = problem.objective(cfg, params, net.state, batch, key)
+        return value, problem.kinks(cfg, params, net.state, batch, key)
 
-    data = load_dataset(cfg.data, "float64")
-    shapes = shapes_of(cfg, data)
-    if shapes.task == "surface":
-        point = {"point": jnp.asarray(cfg.data.start, jnp.float64)}
-        return (lambda p: (surfaces.value(cfg.data, p["point"]), {})), point
-    init_key, dropout_key = jax.random.split(jax.random.PRNGKey(cfg.seed))
-    params, state = mlp.init(cfg, init_key, shapes.n_features, shapes.n_outputs, jnp.float64)
-    n = min(samples, data.x_train.shape[0])
-    x, y = jnp.asarray(data.x_train[:n], jnp.float64), jnp.asarray(data.y_train[:n])
-    if shapes.task == "regression":
-        y = y.astype(jnp.float64)
-
-    def objective(p):
-        out, _, taps = mlp.apply(cfg, p, state, x, train=True, key=dropout_key)
-        value = objectives.data_loss(cfg, out, y, shapes.n_classes)
-        return value + objectives.penalty(cfg.regularizer, p), kinks(cfg, p, out, y, taps)
-
-    return objective, params
+    return objective, net.params
 
 
 def run(overrides: list[str], **options) -> list[GroupResult]:
@@ -184,12 +161,11 @@ def run(overrides: list[str], **options) -> list[GroupResult]:
     return run_config(compose(overrides), **options)
 
 
-def run_config(cfg: Config, *, samples: int = 32, entries: int = 20, directions: int = 4,
+def run_config(cfg: Config, *, samples: int = 0, entries: int = 20, directions: int = 4,
                eps: float = 1e-5) -> list[GroupResult]:
     """Check the gradients of ``cfg``'s training objective, in float64."""
     with jax.enable_x64(True):
-        # The batch is --samples, not batch_size: full batch passes the data checks.
-        cfg = dataclasses.replace(cfg, dtype="float64", batch_size=0)
+        cfg = dataclasses.replace(cfg, dtype="float64")
         objective, params = problem(cfg, samples)
         return check_gradients(objective, params, eps=eps, entries=entries,
                                directions=directions, seed=cfg.seed)
@@ -217,7 +193,8 @@ def main(argv: list[str]) -> int:
         description="Compare autodiff gradients of the training objective with centered "
                     "finite differences in float64; fail above a relative error of 1e-6.",
     )
-    parser.add_argument("--samples", type=int, default=32, help="batch: first N train samples")
+    parser.add_argument("--samples", type=int, default=0,
+                        help="check on the first N samples of the first batch (0: all)")
     parser.add_argument("--entries", type=int, default=20,
                         help="coordinates checked per group (0: all)")
     parser.add_argument("--directions", type=int, default=4,

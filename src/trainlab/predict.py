@@ -38,8 +38,8 @@ def probabilities(cfg: Config, params: dict, x, state: dict | None = None) -> ja
     """Softmax class probabilities (samples, classes) of the net in evaluation mode."""
     _check_classifier(cfg, x)
     if state is None:
-        if cfg.normalization.name == "batchnorm":
-            raise ValueError("normalization=batchnorm: evaluation needs the running statistics "
+        if cfg.normalization.stateful:
+            raise ValueError(f"normalization={cfg.normalization.name}: evaluation needs the running statistics "
                              "(pass state)")
         state = empty_state(params)
     out, _, _ = mlp.apply(cfg, params, state, jnp.asarray(x), train=False)
@@ -55,9 +55,9 @@ def mc_dropout_probabilities(cfg: Config, params: dict, x, key: jax.Array, sampl
     BatchNorm is refused: trainlab's training-mode pass would normalize with the test batch's
     own statistics, not the running averages, so the passes would not be the trained net."""
     _check_classifier(cfg, x)
-    if cfg.normalization.name == "batchnorm":
-        raise ValueError("normalization=batchnorm: Monte-Carlo dropout is not supported (the "
-                         "training-mode pass would use the batch's statistics)")
+    if cfg.normalization.stateful:
+        raise ValueError(f"normalization={cfg.normalization.name}: Monte-Carlo dropout is not "
+                         "supported (the training-mode pass would use the batch's statistics)")
     if samples < 1:
         raise ValueError(f"samples={samples}: must be >= 1")
     state = empty_state(params) if state is None else state

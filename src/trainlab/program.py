@@ -2,11 +2,13 @@
 
 A *trial* is one seed with one set of traced numbers (``config.traced_values``: lr, momentum,
 kappa, dropout rates, ...). Every function below is written for one trial and vmapped over a
-leading trial axis, then jitted once per static signature, so trials that differ only in those
-numbers, and later runs of the same shape, reuse the compiled program.
+leading trial axis, then compiled once per static signature and input shapes, so trials that
+differ only in those numbers, and later runs of the same shape, reuse the compiled program.
+What is trained - a network, a point on a surface, a closed-form output layer - is the
+``Problem``'s business (problems/); this file is the loop around it.
 
-One epoch is one call: shuffle with the epoch's key, ``lax.scan`` over the mini-batches, then
-evaluate (train and validation) and update early stopping. Python only loops over epochs.
+One epoch is one call: ``lax.scan`` over the problem's batches, then one call that evaluates
+the epoch's row and updates early stopping. Python only loops over epochs (plan.py).
 
 Diverged trials (a non-finite loss) freeze where they are and report NaN from then on; trials
 that stopped early freeze too. Neither stops the others.
@@ -20,15 +22,8 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from trainlab import closed_form, diagnostics, objectives, surfaces
-from trainlab.config import Config, batch_size_of, static_signature, with_values
-from trainlab.nn import mlp
-from trainlab.optim import make_optimizer, make_schedule, train_output_layer_only
-
-
-class Net(NamedTuple):
-    params: Any
-    state: Any  # BatchNorm running statistics
+from trainlab.config import Config, static_signature, with_values
+from trainlab.problems import Net, Problem, Shapes, problem_for
 
 
 class Carry(NamedTuple):
@@ -43,19 +38,8 @@ class Carry(NamedTuple):
     bad_checks: jax.Array  # early-stopping checks without improvement in a row
     stopped: jax.Array
     diverged: jax.Array
-    diagnostics: Any  # what the training scan accumulates for them (update norms, ...)
+    observed: Any  # what the epoch's steps accumulate for its row (Problem.observe)
     average: Any  # the Polyak (EMA) average of the params, with param_average > 0
-
-
-class Shapes(NamedTuple):
-    """What the program needs to know of the data, besides the arrays themselves."""
-
-    task: str  # classification | regression | surface
-    n_features: int
-    n_outputs: int
-    n_classes: int
-    n_train: int
-    batch_size: int  # the effective size: the whole training set for full batch
 
 
 class Compiled(NamedTuple):
@@ -69,20 +53,22 @@ class Compiled(NamedTuple):
     no_running: Any
 
 
-def steps_per_epoch(shapes: Shapes) -> int:
-    return shapes.n_train // shapes.batch_size
+def trial_keys(seed) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Independent streams for init, data order and dropout, from a trial's seed: the
+    program's and the gradient check's."""
+    init_key, order_key, dropout_key = jax.random.split(jax.random.PRNGKey(seed), 3)
+    return init_key, order_key, dropout_key
 
 
 class Program:
-    """The jitted, trial-vmapped functions for one static config and data shape."""
+    """The jitted, trial-vmapped functions for one static config and its problem."""
 
-    def __init__(self, static_cfg: Config, shapes: Shapes):
-        self.cfg, self.shapes = static_cfg, shapes
-        self.full_batch = batch_size_of(static_cfg.batch_size) == 0
-        self.steps_per_epoch = 1 if shapes.task == "surface" else steps_per_epoch(shapes)
+    def __init__(self, static_cfg: Config, problem: Problem):
+        self.cfg, self.problem = static_cfg, problem
+        self.steps_per_epoch = problem.steps_per_epoch
         self.total_steps = self.steps_per_epoch * static_cfg.epochs
         self.keep_best = static_cfg.early_stopping.enabled
-        self.averaging = static_cfg.param_average > 0 and shapes.task != "surface"
+        self.averaging = static_cfg.param_average > 0
         # Arguments: trial values, seed and carry have a trial axis; epoch and data do not.
         self.init = jax.jit(jax.vmap(self._init, in_axes=(0, 0, None)))
         self.train = jax.jit(jax.vmap(self._train_epoch, in_axes=(0, 0, 0, None, None)))
@@ -120,213 +106,78 @@ class Program:
     def _config(self, values: dict) -> Config:
         return with_values(self.cfg, values)
 
-    def _optimizer(self, cfg: Config):
-        tx = make_optimizer(cfg.optimizer, cfg.schedule, self.steps_per_epoch, self.total_steps)
-        return train_output_layer_only(tx) if cfg.model.name == "random_features" else tx
+    def schedule(self, cfg: Config):
+        return cfg.schedule.make(cfg.optimizer.lr, self.steps_per_epoch, self.total_steps)
 
-    def _schedule(self, cfg: Config):
-        return make_schedule(cfg.schedule, cfg.optimizer.lr, self.steps_per_epoch,
-                             self.total_steps)
-
-    def _keys(self, seed):
-        """Independent streams for init, data order and dropout, from the trial's seed."""
-        init_key, order_key, dropout_key = jax.random.split(jax.random.PRNGKey(seed), 3)
-        return init_key, order_key, dropout_key
-
-    def _forward(self, cfg, net: Net, x, *, train: bool, key=None):
-        if self.shapes.task == "surface":
-            return None, net.state, []
-        return mlp.apply(cfg, net.params, net.state, x, train=train, key=key)
-
-    def _loss(self, cfg, params, state, x, y, key):
-        """The training objective (mean batch loss + penalty) and what the step reports."""
-        if self.shapes.task == "surface":
-            loss = surfaces.value(cfg.data, params["point"])
-            return loss, (state, {"loss": loss}, [])
-        out, state, taps = self._forward(cfg, Net(params, state), x, train=True, key=key)
-        batch = {"loss": objectives.data_loss(cfg, out, y, self.shapes.n_classes)}
-        if self.shapes.n_classes:
-            batch["acc"] = (objectives.predictions(cfg, out) == y).mean(dtype=out.dtype)
-        objective = batch["loss"] + objectives.penalty(cfg.regularizer, params)
-        return objective, (state, batch, taps)
+    def optimizer(self, cfg: Config):
+        """The optax transformation of the trial, masked to what trains."""
+        trainable = ((lambda params: self.problem.trainable(cfg, params))
+                     if self.problem.freezes else None)
+        return cfg.optimizer.make(self.schedule(cfg), trainable)
 
     def _init(self, values, seed, data) -> Carry:
         cfg = self._config(values)
-        init_key, _, _ = self._keys(seed)
-        dtype = jnp.dtype(self.cfg.dtype)
-        if self.shapes.task == "surface":
-            net = Net({"point": jnp.asarray(self.cfg.data.start, dtype)}, {})
-        else:
-            net = Net(*mlp.init(
-                cfg, init_key, self.shapes.n_features, self.shapes.n_outputs, dtype
-            ))
-        opt_state = self._optimizer(cfg).init(net.params)
+        init_key, _, _ = trial_keys(seed)
+        net = self.problem.init(cfg, init_key)
+        opt_state = self.optimizer(cfg).init(net.params)
         keep = net if self.keep_best else Net({}, {})
+        dtype = jnp.dtype(self.cfg.dtype)
         return Carry(
             net, opt_state, jnp.zeros((), jnp.int32), keep, jnp.asarray(jnp.inf, dtype),
             jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32), jnp.zeros((), bool),
-            jnp.zeros((), bool), diagnostics.init_accumulators(cfg, net.params),
+            jnp.zeros((), bool), self.problem.start_observing(cfg, net.params),
             net.params if self.averaging else {},
         )
 
-    def _metrics(self, cfg, net: Net, x, y, out=None) -> dict:
-        """Loss (and accuracy) of the net in evaluation mode on a whole split (``out``: its
-        outputs on ``x``, when already computed)."""
-        if self.shapes.task == "surface":
-            loss = surfaces.value(cfg.data, net.params["point"])
-            return {"loss": loss, "x": net.params["point"][0], "y": net.params["point"][1]}
-        if x.shape[0] == 0:  # no such split
-            nan = jnp.full((), jnp.nan, jnp.dtype(self.cfg.dtype))
-            return {"loss": nan, "acc": nan} if self.shapes.n_classes else {"loss": nan}
-        if out is None:
-            out, _, _ = self._forward(cfg, net, x, train=False)
-        metrics = {"loss": objectives.data_loss(cfg, out, y, self.shapes.n_classes)}
-        if self.shapes.n_classes:
-            hits = objectives.predictions(cfg, out) == y
-            metrics["acc"] = hits.mean(dtype=out.dtype)
-        return metrics
-
-    def _train_pass(self, cfg, net: Net, data) -> tuple[dict, Any]:
-        """Train metrics in evaluation mode over the whole training split, and the unit codes
-        (active / never positive) the dead-unit diagnostics read from that same pass."""
-        x, y = data["train"]
-        out, _, taps = self._forward(cfg, net, x, train=False)
-        codes = (diagnostics.unit_codes(cfg, net.params, taps)
-                 if self.cfg.diagnostics != "off" and self.shapes.task != "surface" else None)
-        return self._metrics(cfg, net, x, y, out), codes
-
-    def _evaluate(self, values, seed, carry: Carry, epoch, running: dict, data) -> dict:
-        """The row of ``epoch``: train and validation metrics, the lr in use, diagnostics.
-
-        ``running``: the means of the epoch's mini-batch metrics; with train_metrics=running
-        they stand for the train metrics and no pass over the training split is made (the
-        diagnostics then find dead units on the epoch's batches) - except at epoch 0, before
-        any batch, where the pass is made (a cond: only one branch runs)."""
-        cfg = self._config(values)
-        net = carry.net
-        x, y = data["train"]
-        if self.cfg.train_metrics == "running" and self.shapes.task != "surface":
-            accumulated = carry.diagnostics.get("unit_codes")
-            train, codes = jax.lax.cond(
-                epoch == 0, lambda: self._train_pass(cfg, net, data),
-                lambda: (running, accumulated if self.cfg.diagnostics != "off" else None))
-        else:
-            train, codes = self._train_pass(cfg, net, data)
-        row = {f"train_{k}": v for k, v in train.items()}
-        if self.averaging:
-            averaged = Net(carry.average, net.state)
-            row |= {f"val_avg_{k}": v
-                    for k, v in self._metrics(cfg, averaged, *data["val"]).items()}
-        if self.shapes.task != "surface":
-            row |= {f"val_{k}": v for k, v in self._metrics(cfg, net, *data["val"]).items()}
-            row["train_objective"] = row["train_loss"] + objectives.penalty(
-                cfg.regularizer, net.params
-            )
-        last_step = jnp.maximum(carry.step - 1, 0)  # the lr of the epoch's last step
-        row["lr"] = jnp.asarray(self._schedule(cfg)(last_step), jnp.dtype(self.cfg.dtype))
-        row["step"] = carry.step
-        if self.shapes.task != "surface":
-            probe = (x[: data["probe"].shape[0]], y[: data["probe"].shape[0]])  # with labels
-            row |= diagnostics.epoch_diagnostics(
-                cfg, net, probe, self._loss, codes,
-                (self._optimizer(cfg), carry.opt_state), row,
-            )
-        # A diverged trial reports NaN from then on, not the frozen params' numbers.
-        return jax.tree_util.tree_map(
-            lambda v: jnp.where(carry.diverged, jnp.nan, v)
-            if jnp.issubdtype(v.dtype, jnp.floating) else v, row,
-        )
-
     def _train_step(self, cfg, tx, dropout_key, carry: Carry, batch) -> tuple[Carry, dict]:
-        x, y = batch
-        net = carry.net
         key = jax.random.fold_in(dropout_key, carry.step)
-        (_, (state, batch_metrics, taps)), grads = jax.value_and_grad(
-            self._loss, argnums=1, has_aux=True
-        )(cfg, net.params, net.state, x, y, key)
-        loss = batch_metrics["loss"]
-        updates, opt_state = tx.update(grads, carry.opt_state, net.params)
-        params = jax.tree_util.tree_map(jnp.add, net.params, updates)
-        if cfg.model.name == "random_features":  # only the output layer learns, and obeys c
-            layers = params["layers"]
-            last = objectives.constrain(cfg.regularizer, {"layers": layers[-1:]})["layers"]
-            params = {**params, "layers": [*layers[:-1], *last]}
-        else:
-            params = objectives.constrain(cfg.regularizer, params)
-        finite = jnp.isfinite(loss)
+        net, opt_state, metrics, taps = self.problem.step(cfg, tx, carry.net, carry.opt_state,
+                                                          batch, key)
+        finite = jnp.isfinite(metrics["loss"])
         active = ~carry.stopped & ~carry.diverged & finite
-        accumulators = carry.diagnostics
-        if self.cfg.diagnostics != "off":
-            accumulators = diagnostics.accumulate(cfg, accumulators, net.params, taps, active)
-        keep = lambda new, old: jax.tree_util.tree_map(  # noqa: E731
-            lambda n, o: jnp.where(active, n, o), new, old
-        )
+        observed = self.problem.observe(cfg, carry.observed, carry.net.params, taps, active)
+
+        def keep(new, old):
+            return jax.tree_util.tree_map(lambda n, o: jnp.where(active, n, o), new, old)
+
         average = carry.average
         if self.averaging:
             d = self.cfg.param_average
             average = keep(jax.tree_util.tree_map(lambda a, w: d * a + (1 - d) * w,
-                                                  average, params), average)
+                                                  average, net.params), average)
         return carry._replace(
             average=average,
-            net=keep(Net(params, state), net),
+            net=keep(net, carry.net),
             opt_state=keep(opt_state, carry.opt_state),
             step=carry.step + active.astype(jnp.int32),
             diverged=carry.diverged | (~finite & ~carry.stopped),
-            diagnostics=accumulators,
-        ), batch_metrics
-
-    def _batches(self, order_key, epoch, data):
-        """The epoch's mini-batches, (steps, batch, ...): shuffled by the epoch's key, the
-        remainder dropped; full batch keeps the data order."""
-        x, y = data["train"]
-        if self.shapes.task == "surface":
-            return jnp.zeros((1, 1, 1)), jnp.zeros((1, 1))
-        if self.full_batch:
-            return x[None], y[None]
-        n, size = self.steps_per_epoch, self.shapes.batch_size
-        order = jax.random.permutation(jax.random.fold_in(order_key, epoch), x.shape[0])
-        index = order[: n * size].reshape(n, size)
-        return x[index], y[index]
+            observed=observed,
+        ), metrics
 
     def _train_epoch(self, values, seed, carry: Carry, epoch, data) -> tuple[Carry, dict]:
         """Train one epoch (``epoch`` counts from 1); returns the carry and the means of the
-        epoch's mini-batch metrics."""
+        epoch's batch metrics."""
         cfg = self._config(values)
-        _, order_key, dropout_key = self._keys(seed)
-        tx = self._optimizer(cfg)
-        step = functools.partial(self._train_step, cfg, tx, dropout_key)
-        carry = carry._replace(diagnostics=diagnostics.start_epoch(carry.diagnostics))
-        if self.cfg.optimizer.name == "lstsq":
-            carry, batch_metrics = self._solve(cfg, carry, data)
-        else:
-            carry, batch_metrics = jax.lax.scan(step, carry, self._batches(order_key, epoch,
-                                                                           data))
-        return carry, jax.tree_util.tree_map(lambda m: m.mean(), batch_metrics)
+        _, order_key, dropout_key = trial_keys(seed)
+        step = functools.partial(self._train_step, cfg, self.optimizer(cfg), dropout_key)
+        carry = carry._replace(observed=jax.tree_util.tree_map(jnp.zeros_like, carry.observed))
+        carry, metrics = jax.lax.scan(step, carry, self.problem.batches(order_key, epoch, data))
+        return carry, jax.tree_util.tree_map(lambda m: m.mean(), metrics)
 
     def _evaluate_epoch(self, values, seed, carry: Carry, epoch, running, data):
         """The row of ``epoch`` (0: the initial net), and early stopping's verdict on it."""
-        row = self._evaluate(values, seed, carry, epoch, running, data)
+        cfg = self._config(values)
+        row = self.problem.row(cfg, carry, epoch, running, data,
+                               (self.optimizer(cfg), carry.opt_state))
+        last_step = jnp.maximum(carry.step - 1, 0)  # the lr of the epoch's last step
+        row["lr"] = jnp.asarray(self.schedule(cfg)(last_step), jnp.dtype(self.cfg.dtype))
+        row["step"] = carry.step
+        # A diverged trial reports NaN from then on, not the frozen params' numbers.
+        row = jax.tree_util.tree_map(
+            lambda v: jnp.where(carry.diverged, jnp.nan, v)
+            if jnp.issubdtype(v.dtype, jnp.floating) else v, row,
+        )
         return self._early_stopping(carry, row, epoch), row
-
-    def _solve(self, cfg, carry: Carry, data) -> tuple[Carry, dict]:
-        """optimizer=lstsq: the output layer in closed form on the whole training split, as
-        one step (see closed_form.py). The features are the output layer's inputs."""
-        x, y = data["train"]
-        net = carry.net
-        _, _, taps = self._forward(cfg, net, x, train=False)
-        features = taps[-1]["act"] if taps else mlp.features(cfg.model, x)
-        t = closed_form.targets(y, self.shapes.n_outputs, self.shapes.n_classes, features.dtype)
-        kappa = cfg.regularizer.kappa if cfg.regularizer.name == "l2" else 0.0
-        w, b = closed_form.least_squares(features, t, kappa)
-        layers = list(net.params["layers"])
-        layers[-1] = {**layers[-1], "w": w, "b": b}
-        solved = net._replace(params={**net.params, "layers": layers})
-        _, (_, batch_metrics, _) = self._loss(cfg, solved.params, net.state, x, y, None)
-        diverged = ~jnp.isfinite(batch_metrics["loss"])
-        live = ~carry.stopped & ~carry.diverged & ~diverged
-        net = jax.tree_util.tree_map(lambda n, o: jnp.where(live, n, o), solved, net)
-        return carry._replace(net=net, step=carry.step + live.astype(jnp.int32),
-                              diverged=carry.diverged | diverged), batch_metrics
 
     def _early_stopping(self, carry: Carry, row: dict, epoch) -> Carry:
         es = self.cfg.early_stopping
@@ -353,14 +204,8 @@ class Program:
         """The net the run returns (the best one with early stopping) and its test metrics."""
         cfg = self._config(values)
         net = carry.best if self.keep_best and self.cfg.early_stopping.restore_best else carry.net
-        if self.shapes.task == "surface":
-            return net, {}
-        test = {f"test_{k}": v for k, v in self._metrics(cfg, net, *data["test"]).items()}
-        if self.averaging:
-            averaged = Net(carry.average, carry.net.state)
-            test |= {f"test_avg_{k}": v
-                     for k, v in self._metrics(cfg, averaged, *data["test"]).items()}
-        return net, test
+        average = Net(carry.average, carry.net.state) if self.averaging else None
+        return net, self.problem.test(cfg, net, average, data)
 
 
 _PROGRAMS: dict[tuple[str, Shapes], Program] = {}
@@ -372,5 +217,5 @@ def program_for(cfg: Config, shapes: Shapes) -> Program:
     so any config of the same signature can stand for all of them."""
     key = (static_signature(cfg), shapes)
     if key not in _PROGRAMS:
-        _PROGRAMS[key] = Program(cfg, shapes)
+        _PROGRAMS[key] = Program(cfg, problem_for(cfg, shapes))
     return _PROGRAMS[key]

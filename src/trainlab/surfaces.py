@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from trainlab.config import Surface
+from trainlab.datasets import Surface
 
 
 def value(cfg: Surface, point: jax.Array) -> jax.Array:

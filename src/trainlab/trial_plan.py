@@ -33,8 +33,7 @@ import jax
 import numpy as np
 
 from trainlab.config import Config
-from trainlab.nn import mlp
-from trainlab.program import Shapes
+from trainlab.problems import Shapes, problem_for
 
 
 @dataclass(frozen=True)
@@ -61,12 +60,8 @@ class TrialPlan:
 
 
 def _param_shapes(cfg: Config, shapes: Shapes) -> list[tuple[int, ...]]:
-    if shapes.task == "surface":
-        return [(2,)]
-    params, _ = jax.eval_shape(
-        lambda key: mlp.init(cfg, key, shapes.n_features, shapes.n_outputs, cfg.dtype),
-        jax.random.PRNGKey(0),
-    )
+    problem = problem_for(cfg, shapes)
+    params = jax.eval_shape(lambda key: problem.init(cfg, key).params, jax.random.PRNGKey(0))
     return [leaf.shape for leaf in jax.tree_util.tree_leaves(params)]
 
 

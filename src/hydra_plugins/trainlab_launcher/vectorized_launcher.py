@@ -1,6 +1,6 @@
 """The vectorized launcher: the jobs of a batch, grouped by static signature, each group trained
-as one compiled program over its trials (trainlab.run.run_group), chunk by chunk as
-trainlab.trial_plan decides.
+as one compiled program over its trials, chunk by chunk, as trainlab.plan plans and runs every
+group.
 
 Every job still gets its own job directory, with ``.hydra/`` (config.yaml, hydra.yaml,
 overrides.yaml, as Hydra's basic launcher writes them) and the files of the run contract, and
@@ -84,8 +84,7 @@ class VectorizedLauncher(Launcher):
 
     # ----------------------------------------------------------------------------- jobs
     def _compose(self, configs: JobConfigs, overrides: list[str], index: int) -> _Job:
-        from trainlab.config import ConfigError
-        from trainlab.run import to_config
+        from trainlab.config import ConfigError, to_config
 
         config, task_cfg = configs.compose(list(overrides))
         with open_dict(config):
@@ -172,57 +171,45 @@ class VectorizedLauncher(Launcher):
         ends (what a killed sweep keeps)."""
         import jax
 
-        from trainlab import records, run, trial_plan
+        from trainlab import plan, records
         from trainlab.config import ConfigError
-        from trainlab.data import load_dataset
 
-        groups = run.group_jobs([run.Job(job.cfg) for job in jobs])
-        plans = {}
-        for signature, indices in groups.items():  # every group's data checked before any runs
-            lead = jobs[indices[0]].cfg
-            run.use_dtype(lead.dtype)
-            try:
-                shapes = run.shapes_of(lead, load_dataset(lead.data, lead.dtype))
-            except ConfigError as error:
-                _fail(str(error))
-            n_trials = sum(jobs[i].cfg.seeds for i in indices)
-            devices = jax.devices() if self.shard else jax.devices()[:1]
-            plans[signature] = trial_plan.plan(
-                lead, shapes, n_trials, chunk_size=self.chunk_size,
-                memory_fraction=self.memory_fraction, devices=devices)
+        planned = [plan.Job(j.cfg, j.out_dir, list(j.config.hydra.overrides.task)) for j in jobs]
+        owner = {id(p): job for p, job in zip(planned, jobs)}
+        try:  # every group's data is loaded and checked before any job starts
+            groups = plan.plan(
+                planned, chunk_size=self.chunk_size, memory_fraction=self.memory_fraction,
+                devices=jax.devices() if self.shard else jax.devices()[:1])
+        except ConfigError as error:
+            _fail(str(error))
         for job in jobs:
             self._start(job)
 
-        total = sum(job.cfg.seeds for job in jobs)
-        with _progress(total) as advance:
-            for number, (signature, indices) in enumerate(groups.items(), start=1):
-                plan = plans[signature]
-                group = [jobs[i] for i in indices]
-                compile_s = run_s = 0.0
+        def finish(chunk: list, summaries: list[dict]) -> None:
+            for done, summary in zip(chunk, summaries, strict=True):
+                job = owner[id(done)]
+                self._finish(job, records.objective_value(summary, job.cfg.objective))
+            advance(sum(j.cfg.seeds for j in chunk))
+
+        def fail(chunk: list, error: Exception) -> None:  # the other chunks go on
+            log.error(f"jobs {[owner[id(j)].index for j in chunk]} failed: {error!r}")
+            for failed in chunk:
+                self._finish(owner[id(failed)], error, failed=True)
+            advance(sum(j.cfg.seeds for j in chunk))
+
+        with _progress(sum(job.cfg.seeds for job in jobs)) as advance:
+            for number, group in enumerate(groups, start=1):
                 start = time.perf_counter()
-                for chunk in _chunks(group, plan.chunk):
-                    try:
-                        results = run.run_group(
-                            [run.Job(j.cfg, j.out_dir, list(j.config.hydra.overrides.task))
-                             for j in chunk],
-                            chunk_size=plan.chunk, progress=False, mesh=plan.mesh())
-                    except Exception as error:  # one chunk's failure does not stop the others
-                        log.error(f"jobs {[j.index for j in chunk]} failed: {error!r}")
-                        for job in chunk:
-                            self._finish(job, error, failed=True)
-                    else:
-                        compile_s += results[0][2].compile_s
-                        run_s += results[0][2].run_s
-                        for job, (summary, _, _) in zip(chunk, results, strict=True):
-                            self._finish(job, records.objective_value(
-                                summary, job.cfg.objective))
-                    advance(sum(j.cfg.seeds for j in chunk))
-                n = sum(j.cfg.seeds for j in group)
+                summaries = plan.run(group, progress=False, on_chunk=finish, on_error=fail)
+                compile_s = sum(s["compile_s"] for s in summaries)
+                run_s = sum(s["wall_s"] for s in summaries) - compile_s
+                n = group.n_trials
                 log.info(
-                    f"group {number}/{len(groups)}: {len(group)} jobs, {n} trials in chunks of "
-                    f"{plan.chunk} on {len(plan.devices)} {plan.devices[0].platform} device(s) "
-                    f"({plan.reason}): compile {compile_s:.1f} s, run {run_s:.1f} s "
-                    f"({run_s / n:.3f} s a trial), {time.perf_counter() - start:.1f} s in all")
+                    f"group {number}/{len(groups)}: {len(group.jobs)} jobs, {n} trials in "
+                    f"chunks of {group.chunk} on {len(group.devices)} "
+                    f"{group.devices[0].platform} device(s) ({group.reason}): compile "
+                    f"{compile_s:.1f} s, run {run_s:.1f} s ({run_s / n:.3f} s a trial), "
+                    f"{time.perf_counter() - start:.1f} s in all")
 
 
 def _save_yaml(node, path: Path) -> None:
@@ -232,19 +219,6 @@ def _save_yaml(node, path: Path) -> None:
     text = yaml.dump(OmegaConf.to_container(node, resolve=False, enum_to_str=True), Dumper=dumper,
                      default_flow_style=False, allow_unicode=True, sort_keys=False)
     path.write_text(text, encoding="utf-8")
-
-
-def _chunks(jobs: list[_Job], size: int):
-    """Consecutive jobs with at most ``size`` trials together (a job with more seeds alone:
-    run_group splits it)."""
-    chunk: list[_Job] = []
-    for job in jobs:
-        if chunk and sum(j.cfg.seeds for j in chunk) + job.cfg.seeds > size:
-            yield chunk
-            chunk = []
-        chunk.append(job)
-    if chunk:
-        yield chunk
 
 
 class _progress:

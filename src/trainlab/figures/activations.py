@@ -13,7 +13,6 @@ import numpy as np
 import pandas as pd
 
 from trainlab.figures.common import Check
-from trainlab.nn.activations import activate, activation_params
 
 FAMOUS = {"sigmoid": 0.25, "tanh": 1.0}  # max of the derivative, at z = 0
 
@@ -25,23 +24,23 @@ def _affine(a: float, b: float) -> str:
 
 def _label(cfg, pieces: np.ndarray) -> str:
     name = cfg.name.replace("_", " ")
-    if cfg.name in ("leaky_relu", "elu", "prelu"):
+    if cfg.pieces > 1:
+        return f"{name}: max(" + ", ".join(_affine(a, b) for a, b in pieces) + ")"
+    if hasattr(cfg, "alpha"):
         return f"{name} (alpha={cfg.alpha:g})"
-    if cfg.name == "maxout":
-        return "maxout: max(" + ", ".join(_affine(a, b) for a, b in pieces) + ")"
     return name
 
 
 def _function(cfg, pieces: np.ndarray):
     """z -> f(z) for one scalar z, through trainlab's activation of a one-unit layer."""
-    layer = activation_params(cfg, 1, jnp.float32)
+    layer = cfg.params(1, jnp.float32)
 
     def f(z):
-        if cfg.name == "maxout":  # the layer's pieces pre-activations, here affine in z
+        if cfg.pieces > 1:  # the layer's pieces pre-activations, here affine in z
             pre = jnp.asarray(pieces[:, 0]) * z + jnp.asarray(pieces[:, 1])
         else:
             pre = z[None]
-        return activate(cfg, pre[None, :], layer)[0, 0]
+        return cfg(pre[None, :], layer)[0, 0]
 
     return f
 

@@ -18,8 +18,8 @@ COLORS = {"lstsq": "C3", "gd_monomial": "C1", "gd_legendre": "C2", "mlp": "C0"}
 
 def _size(run) -> int:
     """Degree of a polynomial, hidden units of an MLP."""
-    return run.cfg.model.degree if run.cfg.model.name == "polynomial" else \
-        int(run.cfg.model.widths[0])
+    widths = run.cfg.model.hidden_widths()
+    return int(widths[0]) if widths else run.cfg.model.degree
 
 
 def table(runs, options) -> pd.DataFrame:

@@ -63,7 +63,7 @@ def run_dir(root: Path, run: Run) -> Path:
 
 def train(runs: list[Run], root: Path, *, progress: bool = True) -> None:
     """Train every run (one compiled program per static signature), files under root/runs."""
-    from trainlab.run import Job, train_many
+    from trainlab.plan import Job, train_many
 
     jobs = [Job(r.cfg, run_dir(root, r), list(r.overrides)) for r in runs]
     train_many(jobs, progress=progress)
@@ -154,7 +154,7 @@ def load_params(run: Run, which: str = "final") -> dict:
 def predict(run: Run, x: np.ndarray, which: str = "final") -> np.ndarray:
     """The stored network's outputs on ``x``, evaluation mode, through trainlab's own MLP."""
     from trainlab.nn import mlp
-    from trainlab.run import use_dtype
+    from trainlab.plan import use_dtype
 
     use_dtype(run.cfg.dtype)  # a float64 run (a degree-20 fit, say) must be evaluated so
     params, state = load_net(run, which)  # BatchNorm nets use their running statistics

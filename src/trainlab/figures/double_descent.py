@@ -17,15 +17,14 @@ ZERO = 0.0  # train error counted as zero: not one training sample misclassified
 
 
 def _size(run) -> int:
-    return int(run.cfg.model.widths[0]) if run.cfg.model.name == "mlp" else \
-        int(run.cfg.model.width)
+    return int(run.cfg.model.hidden_widths()[0])
 
 
 def _trained(run) -> int:
     """The weights training sets: all of an MLP's, only the output layer of random features
     (n_params also counts their frozen hidden layer, (inputs + 1) x width)."""
     s = run.summary
-    if run.cfg.model.name != "random_features":
+    if all(run.cfg.model.trainable(2)):
         return s["n_params"]
     inputs = load_dataset(run.cfg.data).x_train.shape[1]
     return s["n_params"] - (inputs + 1) * _size(run)

@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 
 from trainlab.figures.common import Check
-from trainlab.optim import make_optimizer
 
 
 def series(options) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -25,7 +24,7 @@ def series(options) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def moving_average(cfg, theta: np.ndarray) -> np.ndarray:
     """v_1..v_N: the series fed as gradients to the configured optimizer (momentum, EMA form,
     lr 1), whose update is -lr * u_t: the moving average, straight from trainlab's optax."""
-    tx = make_optimizer(cfg.optimizer, cfg.schedule, 1, len(theta))
+    tx = cfg.optimizer.make(cfg.schedule.make(cfg.optimizer.lr, 1, len(theta)))
     params = {"v": jnp.zeros((), jnp.float32)}
 
     def step(state, value):

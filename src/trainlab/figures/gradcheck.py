@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from trainlab import gradcheck as checker
-from trainlab.config import GROUPS
+from trainlab.config import GROUPS, default_choices
 from trainlab.figures.common import Check
 
 FAMILIES = ("activation", "normalization", "dropout", "penalty", "loss")
@@ -19,13 +19,15 @@ LEAVES = {"w": "C0", "b": "C1", "alpha": "C2", "gamma": "C4", "beta": "C5"}
 
 
 def _family(cfg) -> str:
-    if cfg.normalization.name != "none":
+    """What a configuration varies from the defaults: the layer kind it checks."""
+    default = default_choices()
+    if cfg.normalization.name != default["normalization"]:
         return "normalization"
     if cfg.model.input_dropout or cfg.model.hidden_dropout:
         return "dropout"
-    if cfg.regularizer.name != "none":
+    if cfg.regularizer.name != default["regularizer"]:
         return "penalty"
-    if cfg.loss.name != "cross_entropy":
+    if cfg.loss.name != default["loss"]:
         return "loss"
     return "activation"
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from trainlab import surfaces
-from trainlab.config import Surface
+from trainlab.datasets import Surface
 from trainlab.figures.common import runs_table
 
 

@@ -1,4 +1,4 @@
-"""Batch and layer normalization, as pure functions.
+"""The normalization choices, as pure functions of a layer's params and state.
 
 BatchNorm normalizes each feature over the batch in training (biased variance, as in the
 lectures) and keeps running averages beside the params, in ``state``; evaluation uses them.
@@ -7,39 +7,85 @@ LayerNorm normalizes each sample over its features, the same in training and eva
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import jax
 import jax.numpy as jnp
 
-from trainlab.config import Normalization
+from trainlab.config.fields import rate
+from trainlab.config.registry import choice
+from trainlab.config.schema import Normalization
 
 
-def init(cfg: Normalization, width: int, dtype) -> tuple[dict, dict]:
-    """(params, state) of one normalization layer: scale gamma, shift beta, running stats."""
-    if cfg.name == "none":
+class Normalizer(Normalization):
+    """What every normalization provides; the defaults change nothing."""
+
+    identity: ClassVar[bool] = True  # changes nothing: its position does not matter
+    stateful: ClassVar[bool] = False  # keeps running statistics (evaluation depends on them)
+
+    def init(self, width: int, dtype) -> tuple[dict, dict]:
+        """(params, state) of the normalization of a layer of ``width`` features."""
         return {}, {}
-    params = {"gamma": jnp.ones((width,), dtype), "beta": jnp.zeros((width,), dtype)}
-    state = {}
-    if cfg.name == "batchnorm":
-        state = {"mean": jnp.zeros((width,), dtype), "var": jnp.ones((width,), dtype)}
-    return params, state
 
-
-def apply(
-    cfg: Normalization, layer: dict, state: dict, z: jax.Array, *, train: bool
-) -> tuple[jax.Array, dict]:
-    """Normalize ``z`` (batch, width); returns the output and the updated running stats."""
-    if cfg.name == "none":
+    def apply(self, layer: dict, state: dict, z: jax.Array, *, train: bool) -> tuple:
+        """Normalize ``z`` (batch, width): the output and the updated running statistics."""
         return z, state
-    if cfg.name == "layernorm":
-        mean, var = z.mean(axis=-1, keepdims=True), z.var(axis=-1, keepdims=True)
-    elif train:
+
+    @property
+    def after_activation(self) -> bool:
+        """Whether it normalizes the activation's output rather than its input."""
+        return not self.identity and self.position == "after"
+
+
+@choice
+class NoNormalization(Normalizer):
+    name: str = "none"
+
+
+class _Affine(Normalizer):
+    """Normalize with some mean and variance, then scale by gamma and shift by beta."""
+
+    identity = False
+
+    def init(self, width, dtype):
+        return {"gamma": jnp.ones((width,), dtype), "beta": jnp.zeros((width,), dtype)}, {}
+
+    def statistics(self, state: dict, z: jax.Array, train: bool) -> tuple:
+        raise NotImplementedError
+
+    def apply(self, layer, state, z, *, train):
+        mean, var, state = self.statistics(state, z, train)
+        z_hat = (z - mean) * jax.lax.rsqrt(var + self.eps)
+        return layer["gamma"] * z_hat + layer["beta"], state
+
+
+@choice
+class BatchNorm(_Affine):
+    """Ioffe & Szegedy (2015): each feature over the batch; running averages for evaluation."""
+
+    stateful = True
+    name: str = "batchnorm"
+    momentum: float = rate(0.9)  # running = momentum * running + (1 - momentum) * batch
+
+    def init(self, width, dtype):
+        params, _ = super().init(width, dtype)
+        return params, {"mean": jnp.zeros((width,), dtype), "var": jnp.ones((width,), dtype)}
+
+    def statistics(self, state, z, train):
+        if not train:
+            return state["mean"], state["var"], state
         mean, var = z.mean(axis=0), z.var(axis=0)
-        m = cfg.momentum
-        state = {
-            "mean": m * state["mean"] + (1 - m) * mean,
-            "var": m * state["var"] + (1 - m) * var,
-        }
-    else:
-        mean, var = state["mean"], state["var"]
-    z_hat = (z - mean) * jax.lax.rsqrt(var + cfg.eps)
-    return layer["gamma"] * z_hat + layer["beta"], state
+        m = self.momentum
+        running = {"mean": m * state["mean"] + (1 - m) * mean,
+                   "var": m * state["var"] + (1 - m) * var}
+        return mean, var, running
+
+
+@choice
+class LayerNorm(_Affine):
+    """Ba et al. (2016): each sample over its features, the same in training and evaluation."""
+
+    name: str = "layernorm"
+
+    def statistics(self, state, z, train):
+        return z.mean(axis=-1, keepdims=True), z.var(axis=-1, keepdims=True), state

@@ -1,4 +1,5 @@
-"""Closed-form least squares for models linear in their features (``optimizer=lstsq``).
+"""The closed-form problem (``optimizer=lstsq``): the network problem whose output layer is
+solved by least squares in one step on the whole training split, instead of trained.
 
 The output layer ``out = phi W + b`` of a model whose features ``phi`` are not trained (a
 linear model, polynomial features, frozen random features) minimizes trainlab's objective
@@ -15,6 +16,10 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+
+from trainlab.nn import mlp
+from trainlab.problems.base import Net
+from trainlab.problems.network import NetworkProblem
 
 
 def targets(y: jax.Array, n_outputs: int, n_classes: int, dtype) -> jax.Array:
@@ -39,3 +44,24 @@ def least_squares(features: jax.Array, t: jax.Array, kappa=0.0) -> tuple[jax.Arr
         gram = design.T @ design + ridge * penalty.astype(features.dtype)
         solution = jnp.linalg.solve(gram, design.T @ t)
     return solution[:-1], solution[-1]
+
+
+class ClosedFormProblem(NetworkProblem):
+    """An epoch is one step: the output layer solved on the whole training split, its inputs
+    (the features) computed by the rest of the network in evaluation mode."""
+
+    def batches(self, key, epoch, data):
+        x, y = data["train"]
+        return x[None], y[None]
+
+    def step(self, cfg, tx, net, opt_state, batch, key):
+        x, y = batch
+        _, _, taps = mlp.apply(cfg, net.params, net.state, x, train=False)
+        features = taps[-1]["act"] if taps else cfg.model.features(x)
+        t = targets(y, self.shapes.n_outputs, self.shapes.n_classes, features.dtype)
+        w, b = least_squares(features, t, cfg.regularizer.ridge())
+        layers = list(net.params["layers"])
+        layers[-1] = {**layers[-1], "w": w, "b": b}
+        params = {**net.params, "layers": layers}
+        _, (_, metrics, taps) = self.objective(cfg, params, net.state, batch, None)
+        return Net(params, net.state), opt_state, metrics, taps

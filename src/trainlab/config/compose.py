@@ -1,0 +1,131 @@
+"""From overrides to a checked ``Config``: compose with Hydra, refuse unknown keys (``+key``
+included), check every field and the choices' own constraints.
+
+Every refusal is one ``ConfigError`` line naming the key and what is allowed, with the closest
+key when the name looks like a typo.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from typing import Any
+
+from trainlab.config.fields import ConfigError, check_fields
+from trainlab.config.registry import GROUPS, register_configs, taking
+from trainlab.config.schema import Config
+
+_FULL = "full"
+
+
+def batch_size_of(value: Any) -> int:
+    """The batch size as an int, 0 meaning full batch; raises ConfigError on anything else."""
+    wrong = f"batch_size={value}: must be a positive integer, or full (or 0)"
+    if isinstance(value, str) and value.strip().lower() == _FULL:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ConfigError(wrong)
+    try:
+        size = int(value)
+    except ValueError:
+        raise ConfigError(wrong) from None
+    if size < 0:
+        raise ConfigError(wrong)
+    return size
+
+
+def unknown_key(path: str, cls: type) -> str:
+    """Why ``path`` is not a key of the schema ``cls``, and what to write instead."""
+    group, _, key = path.rpartition(".")
+    keys = [f.name for f in dataclasses.fields(cls)]
+    where = "the config" if not group else (
+        f"{group}={_name_of(cls)}" if group in GROUPS else group)
+    message = f"{path}: not a key of {where} (keys: {', '.join(keys)})"
+    others = taking(group, key) if group in GROUPS else []
+    if others:
+        return f"{message}; {group}={', '.join(others)} take it: choose one first"
+    close = difflib.get_close_matches(key, keys, n=1, cutoff=0.6)
+    return f"{message}; did you mean {close[0]}?" if close else message
+
+
+def _name_of(cls: type) -> str:
+    return {f.name: f.default for f in dataclasses.fields(cls)}.get("name", cls.__name__)
+
+
+def check_keys(node, cls: type, prefix: str = "") -> None:
+    """Every key of the composed DictConfig ``node`` is a field of its schema ``cls`` (a
+    ``+key=value`` override adds keys that OmegaConf's struct mode would refuse)."""
+    from omegaconf import OmegaConf
+
+    fields = {f.name for f in dataclasses.fields(cls)}
+    for key in node:
+        path = f"{prefix}{key}"
+        if key not in fields:
+            raise ConfigError(unknown_key(path, cls))
+        schema = OmegaConf.get_type(node, key)
+        if dataclasses.is_dataclass(schema):
+            check_keys(node[key], schema, f"{path}.")
+
+
+def _check_choices(cfg: Config) -> None:
+    """Each group's node is the class its name chooses (``optimizer.name=sgd`` under
+    ``optimizer=adam`` would train one optimizer and report the other)."""
+    for group, choices in GROUPS.items():
+        node = getattr(cfg, group)
+        if node.name not in choices:
+            raise ConfigError(f"{group}.name={node.name}: must be one of {', '.join(choices)}")
+        if type(node) is not choices[node.name]:
+            raise ConfigError(f"{group}.name={node.name}: a choice is picked by its group, "
+                              f"write {group}={node.name}")
+
+
+def validate(cfg: Config) -> Config:
+    """Check what the types cannot; raise ConfigError naming the key and what is allowed."""
+    _check_choices(cfg)
+    check_fields(cfg)
+    batch_size_of(cfg.batch_size)
+    cfg.model.check()
+    cfg.optimizer.check(cfg)
+    return cfg
+
+
+def to_config(cfg) -> Config:
+    """A validated, plain-dataclass config from a composed DictConfig (or a Config)."""
+    from omegaconf import DictConfig, OmegaConf
+
+    if isinstance(cfg, DictConfig):
+        check_keys(cfg, Config)
+        cfg = OmegaConf.to_object(cfg)
+    return validate(cfg)
+
+
+def compose(overrides: list[str] = ()) -> Config:
+    """The validated config that ``train OVERRIDES`` would run, built without a command line
+    (for tests, experiments and tools). Bad overrides raise ConfigError."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_module
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    register_configs()
+    try:
+        with initialize_config_module("trainlab.conf", version_base="1.3"):
+            cfg = hydra_compose("config", overrides=list(overrides))
+    except (HydraException, OmegaConfBaseException) as error:
+        raise ConfigError(explain(error)) from None
+    return to_config(cfg)
+
+
+def unknown_key_of(error: BaseException) -> str | None:
+    """For a Hydra or OmegaConf error about a key the schema does not have: which keys it
+    has, and the closest one. None for any other error."""
+    for err in (error, error.__cause__):
+        full_key, schema = getattr(err, "full_key", None), getattr(err, "object_type", None)
+        if full_key and dataclasses.is_dataclass(schema) and "not in" in str(err):
+            return unknown_key(str(full_key), schema)
+    return None
+
+
+def explain(error: BaseException) -> str:
+    """One line for a Hydra or OmegaConf error."""
+    return unknown_key_of(error) or " ".join(str(error).split())
