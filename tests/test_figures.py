@@ -50,7 +50,7 @@ def test_rosenbrock(tmp_path):
     assert_shows(built)
     from trainlab.figures.rosenbrock import distances
 
-    table = distances(built.table)
+    table = distances(built.table, built.options)
     assert len(table) == 4 * 2  # every optimizer at every lr
 
 
