@@ -1,4 +1,4 @@
-"""Each lecture figure built at its reduced size: the must-show criteria of FIGURES.md,
+"""Each lecture figure built at its reduced size: the must-show criteria of docs/figures.md,
 asserted from the table behind the figure."""
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def test_rosenbrock(tmp_path):
     assert_shows(built)
     from trainlab.figures.rosenbrock import distances
 
-    table = distances(built.table)
+    table = distances(built.table, built.options)
     assert len(table) == 4 * 2  # every optimizer at every lr
 
 

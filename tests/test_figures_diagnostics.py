@@ -1,5 +1,5 @@
 """The diagnostics lecture figures (symmetry, init-activations, vanishing, dead-relu,
-penalties, gradcheck) built at their reduced size: the must-show criteria of FIGURES.md,
+penalties, gradcheck) built at their reduced size: the must-show criteria of docs/figures.md,
 asserted from the table behind each figure."""
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ def test_symmetry(tmp_path):
 def test_init_activations(tmp_path):
     from trainlab.figures.init_activations import ratios
 
-    r = ratios(build("init-activations", tmp_path).table).set_index("config")
+    built = build("init-activations", tmp_path)
+    r = ratios(built.table, built.options).set_index("config")
     assert r.loc["tanh_small", "last / first"] < 1e-2  # collapses to ~0
     assert r.loc["tanh_large", "min saturated, layers 6+"] > 0.5
     assert 1 / 3 <= r.loc["tanh_xavier", "last / first"] <= 3
@@ -52,7 +53,8 @@ def test_vanishing(tmp_path):
 def test_dead_relu(tmp_path):
     from trainlab.figures.dead_relu import finals
 
-    f = finals(build("dead-relu", tmp_path).table)
+    built = build("dead-relu", tmp_path)
+    f = finals(built.table, built.options)
     relu = f[(f.activation == "relu") & f.trains].sort_values("lr")
     assert relu.dead.iloc[0] == 0 and relu.dead.iloc[-1] > 0.02  # dies at large lr only
     for activation in ("leaky_relu", "elu"):
@@ -65,7 +67,7 @@ def test_penalties(tmp_path):
     from trainlab.figures.penalties import finals, matched
 
     built = build("penalties", tmp_path)
-    pick = matched(built.table)
+    pick = matched(built.table, built.options)
     assert pick["l1"].near_zero > 10 * pick["l2"].near_zero
     f = finals(built.table)
     l2 = f[f.penalty.isin(["none", "l2"])].sort_values("kappa")

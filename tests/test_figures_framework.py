@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from trainlab.config import ConfigError, compose
@@ -82,6 +84,54 @@ def test_fast_sweep_values_are_still_validated():
     text = "base: [optimizer=sgd]\nruns: {a: {sweep: {optimizer.lr: [0.1, -1.0]}}}"
     with pytest.raises(ConfigError, match="optimizer.lr=-1.0"):
         experiment.expand(experiment.parse("x", text))
+
+
+def _fake_figure(monkeypatch, checks):
+    """Figure ``fake``, trained nothing, whose module records the options each function got
+    and whose check returns ``checks``."""
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from trainlab.figures import common
+
+    got = {}
+
+    def record(name, result):
+        def function(table_or_runs, options):
+            got[name] = options
+            return result() if callable(result) else result
+        return function
+
+    module = SimpleNamespace(table=record("table", lambda: pd.DataFrame({"x": [1.0]})),
+                             check=record("check", checks), draw=record("draw", plt.figure),
+                             brief=record("brief", lambda: pd.DataFrame({"x": [1.0]})))
+    exp = experiment.parse("fake", "train: false\nruns: {a: {}}\noptions: {limit: 0.5}")
+    monkeypatch.setattr(common, "load", lambda name, reduced=False: exp)
+    monkeypatch.setattr(common, "module_for", lambda name: module)
+    return got
+
+
+def test_every_figure_function_gets_the_options(tmp_path, monkeypatch):
+    from trainlab.figures.common import Check
+
+    got = _fake_figure(monkeypatch, [Check("x below the limit", True)])
+    assert main(["fake", "--out", str(tmp_path)]) == 0
+    assert got == {name: {"limit": 0.5} for name in ("table", "check", "draw", "brief")}
+    assert "limit" not in (tmp_path / "table.csv").read_text()
+
+
+def test_a_figure_that_checks_nothing_fails(tmp_path, monkeypatch, capsys):
+    import figure_checks
+    from trainlab.figures import common
+
+    _fake_figure(monkeypatch, [])
+    assert main(["fake", "--out", str(tmp_path)]) == 1
+    assert "FAIL the figure checks nothing" in capsys.readouterr().out
+    built = common.build("fake", out=tmp_path)
+    assert [c.ok for c in built.checks] == [False]
+    with pytest.raises(AssertionError, match="the figure checks nothing"):
+        figure_checks.assert_shows(built)  # so a figure test fails too
+    assert "checks nothing" in (tmp_path / "checks.csv").read_text()
 
 
 def test_redraw_from_stored_runs_and_gallery(tmp_path):

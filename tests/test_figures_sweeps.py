@@ -1,5 +1,5 @@
 """The figures built on searches and sweeps (optimizers, search, double-descent) at their
-reduced size, asserting the must-show criteria of FIGURES.md from the table; and the search
+reduced size, asserting the must-show criteria of docs/figures.md from the table; and the search
 arms of experiment files that they use."""
 
 from __future__ import annotations

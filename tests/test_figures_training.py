@@ -1,5 +1,5 @@
 """The training-dynamics lecture figures built at their reduced size: the must-show criteria
-of FIGURES.md (and issue 5's MNIST-1D reproduction), asserted from the table behind each."""
+of docs/figures.md (and issue 5's MNIST-1D reproduction), asserted from the table behind each."""
 
 from __future__ import annotations
 
@@ -40,7 +40,8 @@ def test_overfitting(tmp_path):
 def test_activation_speed(tmp_path):
     from trainlab.figures.activation_speed import best
 
-    b = best(build("activation-speed", tmp_path).table).set_index("activation")
+    built = build("activation-speed", tmp_path)
+    b = best(built.table, built.options).set_index("activation")
     assert b.epochs_to_target["relu"] < b.epochs_to_target["tanh"] < b.epochs_to_target["sigmoid"]
 
 
@@ -85,8 +86,8 @@ def test_batchnorm(tmp_path):
     from trainlab.figures.batchnorm import batch_sizes, sweep
 
     built = build("batchnorm", tmp_path)
-    lr = sweep(built.table, "lr", "lr").pivot(index="lr", columns="normalization",
-                                              values="outcome")
+    lr = sweep(built.table, "lr", "lr", built.options).pivot(
+        index="lr", columns="normalization", values="outcome")
     assert lr.loc[3.0, "none"] in ("diverged", "stalled")
     assert lr.loc[3.0, "batchnorm"] == "trains"
     b = batch_sizes(built.table).pivot(index="batch_size", columns="normalization",

@@ -1,4 +1,4 @@
-"""``trainlab figure``: build the lecture figures of FIGURES.md from trainlab runs.
+"""``trainlab figure``: build the lecture figures (docs/figures.md) from trainlab runs.
 
     trainlab figure NAME [--reduced] [--out DIR]   train experiments/NAME.yaml, draw, check
     trainlab figure NAME --from DIR                redraw from stored runs, no training

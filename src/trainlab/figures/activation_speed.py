@@ -18,15 +18,13 @@ INIT = {"relu": "He", "tanh": "Xavier", "sigmoid": "Xavier"}
 def table(runs, options) -> pd.DataFrame:
     frame = runs_table(runs)[["arm", LR, "seed", "epoch", "train_loss", "train_acc",
                               "val_loss", "val_acc"]].copy()
-    frame = frame.rename(columns={"arm": "activation", LR: "lr"})
-    frame["target"] = options["target"]
-    return frame
+    return frame.rename(columns={"arm": "activation", LR: "lr"})
 
 
-def reach(table: pd.DataFrame) -> pd.DataFrame:
+def reach(table: pd.DataFrame, options: dict) -> pd.DataFrame:
     """Per activation, lr and seed: the first epoch whose training loss is at or below the
-    target (NaN: not reached within the budget)."""
-    target = float(table.target.iloc[0])
+    options' target (NaN: not reached within the budget)."""
+    target = float(options["target"])
     rows = []
     for (activation, lr, seed), part in table.groupby(["activation", "lr", "seed"], sort=False):
         hit = part[(part.epoch >= 1) & (part.train_loss <= target)]
@@ -36,10 +34,10 @@ def reach(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def per_lr(table: pd.DataFrame) -> pd.DataFrame:
+def per_lr(table: pd.DataFrame, options: dict) -> pd.DataFrame:
     """Mean epochs to the target over seeds, per activation and lr; inf where a seed never
     reached it."""
-    r = reach(table)
+    r = reach(table, options)
     out = r.groupby(["activation", "lr"], sort=False).agg(
         epochs_to_target=("epochs_to_target",
                           lambda e: e.mean() if e.notna().all() else np.inf),
@@ -48,10 +46,10 @@ def per_lr(table: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()
 
 
-def best(table: pd.DataFrame) -> pd.DataFrame:
+def best(table: pd.DataFrame, options: dict) -> pd.DataFrame:
     """Each activation at its best learning rate (fewest epochs to the target; the lowest final
     training loss where none reached it)."""
-    p = per_lr(table)
+    p = per_lr(table, options)
     rows = []
     for activation in [a for a in ORDER if a in set(p.activation)]:
         part = p[p.activation == activation].sort_values(["epochs_to_target", "final_train_loss"])
@@ -59,8 +57,8 @@ def best(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).reset_index(drop=True)
 
 
-def brief(table: pd.DataFrame) -> pd.DataFrame:
-    b = best(table)
+def brief(table: pd.DataFrame, options: dict) -> pd.DataFrame:
+    b = best(table, options)
     budget = int(table.epoch.max())
     b["epochs_to_target"] = [f"{e:.1f}" if np.isfinite(e) else f"not in {budget}"
                              for e in b.epochs_to_target]
@@ -68,9 +66,9 @@ def brief(table: pd.DataFrame) -> pd.DataFrame:
     return b.rename(columns={"lr": "best lr", "reached": "seeds reached"})
 
 
-def check(table: pd.DataFrame) -> list[Check]:
-    b = best(table).set_index("activation")
-    target = float(table.target.iloc[0])
+def check(table: pd.DataFrame, options: dict) -> list[Check]:
+    b = best(table, options).set_index("activation")
+    target = float(options["target"])
     e = b.epochs_to_target
     fmt = lambda v: f"{v:.1f}" if np.isfinite(v) else "never"  # noqa: E731
     measured = ", ".join(f"{a} {fmt(e[a])} (lr {b.lr[a]:g})" for a in ORDER if a in e)
@@ -82,10 +80,10 @@ def check(table: pd.DataFrame) -> list[Check]:
     ]
 
 
-def draw(table: pd.DataFrame):
-    b = best(table).set_index("activation")
-    p = per_lr(table)
-    target = float(table.target.iloc[0])
+def draw(table: pd.DataFrame, options: dict):
+    b = best(table, options).set_index("activation")
+    p = per_lr(table, options)
+    target = float(options["target"])
     budget = int(table.epoch.max())
     fig, (ax_loss, ax_lr) = plt.subplots(1, 2, figsize=(13, 5))
     for i, activation in enumerate(a for a in ORDER if a in b.index):

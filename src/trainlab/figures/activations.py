@@ -60,7 +60,7 @@ def table(runs, options) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def brief(table: pd.DataFrame) -> pd.DataFrame:
+def brief(table: pd.DataFrame, options: dict) -> pd.DataFrame:
     rows = []
     for name, part in table.groupby("activation", sort=False):
         at0 = part.iloc[(part.z.abs()).argmin()]
@@ -69,7 +69,7 @@ def brief(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def check(table: pd.DataFrame) -> list[Check]:
+def check(table: pd.DataFrame, options: dict) -> list[Check]:
     checks = []
     for name, expected in FAMOUS.items():
         top = table[table.activation == name].df.max()
@@ -82,7 +82,7 @@ def check(table: pd.DataFrame) -> list[Check]:
     return checks
 
 
-def draw(table: pd.DataFrame):
+def draw(table: pd.DataFrame, options: dict):
     names = list(dict.fromkeys(table.activation))
     cols = 3
     rows = -(-len(names) // cols)

@@ -48,10 +48,11 @@ def sanity(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-brief = sanity
+def brief(table: pd.DataFrame, options: dict) -> pd.DataFrame:
+    return sanity(table)
 
 
-def check(table: pd.DataFrame) -> list[Check]:
+def check(table: pd.DataFrame, options: dict) -> list[Check]:
     start = table[table.epoch == 0].groupby("arm").train_objective.mean()
     fit = table[table.arm == "overfit_20"]
     last = fit[fit.epoch == fit.epoch.max()]
@@ -71,7 +72,7 @@ def check(table: pd.DataFrame) -> list[Check]:
     ]
 
 
-def draw(table: pd.DataFrame):
+def draw(table: pd.DataFrame, options: dict):
     has_search = (table.arm == "lr_search").any()
     fig, axes = plt.subplots(1, 3 if has_search else 2, figsize=(15 if has_search else 10, 4.4))
     ax = axes[0]

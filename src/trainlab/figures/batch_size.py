@@ -47,10 +47,11 @@ def noise(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-brief = noise
+def brief(table: pd.DataFrame, options: dict) -> pd.DataFrame:
+    return noise(table)
 
 
-def check(table: pd.DataFrame) -> list[Check]:
+def check(table: pd.DataFrame, options: dict) -> list[Check]:
     n = noise(table).set_index("batch")
     rough = n["roughness (std of 2nd diff of log loss)"]
     spread = n["spread over seeds (range / mean, per epoch)"]
@@ -68,7 +69,7 @@ def check(table: pd.DataFrame) -> list[Check]:
     ]
 
 
-def draw(table: pd.DataFrame):
+def draw(table: pd.DataFrame, options: dict):
     fig, axes = plt.subplots(1, 2, figsize=(13, 4.8))
     batches = list(dict.fromkeys(table.batch))
     colors = plt.cm.viridis(np.linspace(0, 0.9, len(batches)))

@@ -34,10 +34,7 @@ def table(runs, options) -> pd.DataFrame:
                 "final_train_loss": end.train_loss, "final_val_acc": end.val_acc,
                 "val_error": 1 - end.val_acc if np.isfinite(end.val_acc) else np.nan,
             })
-    frame = pd.DataFrame(rows)
-    for key in ("trains", "stalls", "grows", "flat"):
-        frame[key] = options[key]
-    return frame
+    return pd.DataFrame(rows)
 
 
 def _outcome(part: pd.DataFrame, trains: float, stalls: float) -> str:
@@ -49,9 +46,10 @@ def _outcome(part: pd.DataFrame, trains: float, stalls: float) -> str:
     return "trains" if (part.final_val_acc >= trains).all() else "poor"
 
 
-def sweep(table: pd.DataFrame, name: str, key: str) -> pd.DataFrame:
-    """One sweep's points per normalization and value: mean over seeds, and the outcome."""
-    trains, stalls = float(table.trains.iloc[0]), float(table.stalls.iloc[0])
+def sweep(table: pd.DataFrame, name: str, key: str, options: dict) -> pd.DataFrame:
+    """One sweep's points per normalization and value: mean over seeds, and the outcome
+    (options' ``trains`` and ``stalls`` say which)."""
+    trains, stalls = float(options["trains"]), float(options["stalls"])
     rows = []
     for (norm, value), part in table[table.sweep == name].groupby(["normalization", key],
                                                                   sort=False):
@@ -77,15 +75,16 @@ def batch_sizes(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _large_lr(table: pd.DataFrame) -> pd.DataFrame:
-    s = sweep(table, "lr", "lr").pivot(index="lr", columns="normalization", values="outcome")
+def _large_lr(table: pd.DataFrame, options: dict) -> pd.DataFrame:
+    s = sweep(table, "lr", "lr", options).pivot(index="lr", columns="normalization",
+                                                values="outcome")
     return s[(s["none"].isin(["diverged", "stalled"])) & (s["batchnorm"] == "trains")]
 
 
-def brief(table: pd.DataFrame) -> pd.DataFrame:
+def brief(table: pd.DataFrame, options: dict) -> pd.DataFrame:
     rows = []
     for name, key in (("lr", "lr"), ("gain", "gain")):
-        s = sweep(table, name, key)
+        s = sweep(table, name, key, options)
         for value, part in s.groupby(key):
             row = {"sweep": f"{key} = {value:g}"}
             for _, r in part.iterrows():
@@ -101,9 +100,9 @@ def brief(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).fillna("")
 
 
-def check(table: pd.DataFrame) -> list[Check]:
-    lr = sweep(table, "lr", "lr")
-    ok = _large_lr(table)
+def check(table: pd.DataFrame, options: dict) -> list[Check]:
+    lr = sweep(table, "lr", "lr", options)
+    ok = _large_lr(table, options)
     outcomes = lr.pivot(index="lr", columns="normalization", values="outcome")
     checks = [Check(
         "at a large lr the plain MLP diverges or stalls where BatchNorm trains",
@@ -116,7 +115,7 @@ def check(table: pd.DataFrame) -> list[Check]:
                                  values="val_error")
     sizes = sorted(b.index)
     large, small = sizes[-1], [s for s in sizes if s <= 4]
-    grows, flat = float(table.grows.iloc[0]), float(table.flat.iloc[0])
+    grows, flat = float(options["grows"]), float(options["flat"])
     if small and "batchnorm" in b:
         checks.append(Check(
             f"BatchNorm's validation error grows as the batch shrinks to 2-4 (by >= "
@@ -135,11 +134,11 @@ def _top(ax) -> float:
     return ax.get_ylim()[1]
 
 
-def draw(table: pd.DataFrame):
+def draw(table: pd.DataFrame, options: dict):
     fig, axes = plt.subplots(2, 2, figsize=(14, 10))
     (ax_loss, ax_err), (ax_gain, ax_batch) = axes
-    lr = sweep(table, "lr", "lr")
-    gain = sweep(table, "gain", "gain")
+    lr = sweep(table, "lr", "lr", options)
+    gain = sweep(table, "gain", "gain", options)
     chance = 0.9
     for norm in NORMS:
         color = COLORS[norm]
@@ -163,7 +162,7 @@ def draw(table: pd.DataFrame):
         g_bad = g[g.outcome == "diverged"]
         ax_gain.plot(g_bad.gain, np.full(len(g_bad), 1.02), "X", color=color, ms=11, mec="k",
                      mew=0.6, label=f"{NAMES[norm]}: diverged" if len(g_bad) else None)
-    stalls = float(table.stalls.iloc[0])
+    stalls = float(options["stalls"])
     ax_loss.axhline(math.log(10), color="k", ls=":", lw=1, label="ln 10: chance-level loss")
     ax_loss.axhspan(stalls, 14, color="0.85", alpha=0.5, lw=0,
                     label=f"stalled (>= {stalls:g}) or diverged (X)")

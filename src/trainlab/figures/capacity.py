@@ -51,10 +51,11 @@ def errors(table: pd.DataFrame) -> pd.DataFrame:
         .reset_index(drop=True)
 
 
-brief = errors
+def brief(table: pd.DataFrame, options: dict) -> pd.DataFrame:
+    return errors(table)
 
 
-def check(table: pd.DataFrame) -> list[Check]:
+def check(table: pd.DataFrame, options: dict) -> list[Check]:
     e = errors(table).set_index(["model", "size"])
     checks = []
     if ("lstsq", 20) in e.index and ("lstsq", 6) in e.index:
@@ -86,7 +87,7 @@ def _points(ax, table: pd.DataFrame) -> None:
     ax.plot(train.x, train.y, "ko", ms=4, label="21 noisy training points")
 
 
-def draw(table: pd.DataFrame):
+def draw(table: pd.DataFrame, options: dict):
     fig, axes = plt.subplots(2, 2, figsize=(15.5, 9.5), gridspec_kw={"width_ratios": [1, 1.1]})
     e = errors(table)
     ax = axes[0, 0]

@@ -4,10 +4,17 @@ figure and its table atomically, print the table and the must-show checks.
 A figure module ``trainlab.figures.NAME`` (dashes become underscores) has three functions:
 
     table(runs, options) -> pandas.DataFrame   the numbers behind the figure, from the runs
-    draw(table) -> matplotlib Figure           drawn from the table alone
-    check(table) -> list[Check]                every must-show criterion, passed or not
+    check(table, options) -> list[Check]       every must-show criterion, passed or not
+    draw(table, options) -> matplotlib Figure  drawn from the table (and the options) alone
 
-and optionally ``brief(table)``, a short table to print (the full one goes to table.csv).
+and optionally ``brief(table, options)``, a short table to print (the full one goes to
+table.csv). ``options`` is the experiment's ``options:`` dict (experiments/NAME.yaml, the
+reduced size's where it has its own), passed to every function as it is, whether the function
+reads it or not: one signature for all. The table holds what the runs measured, and a number
+the reader compares them against (a paper's accuracy) is data too; a pass/fail threshold or a
+choice of what to show is the experiment's, and stays in the options, out of table.csv.
+
+A figure that checks nothing fails: an empty check list becomes one failed Check.
 """
 
 from __future__ import annotations
@@ -41,11 +48,15 @@ if not console.is_terminal:  # piped or under make: rich would wrap the tables a
 
 @dataclass(frozen=True)
 class Check:
-    """One must-show criterion of FIGURES.md and what this build measured for it."""
+    """One must-show criterion of a figure (docs/figures.md) and what this build measured for it."""
 
     criterion: str
     ok: bool
     measured: str = ""
+
+
+NOTHING_CHECKED = Check("the figure checks nothing", False,
+                        "its check() returned no must-show criterion")
 
 
 def failures(checks: list[Check]) -> list[Check]:
@@ -207,6 +218,7 @@ def print_checks(checks: list[Check]) -> None:
 class Built:
     experiment: Experiment
     runs: list[Run]
+    options: dict  # what table, check, draw and brief were given
     table: pd.DataFrame
     checks: list[Check]
     out: Path
@@ -226,15 +238,16 @@ def build(name: str, *, out: Path | None = None, source: Path | None = None,
             train(runs, out, progress=progress)
             source = out
         read_back(runs, source)
-    table = module.table(runs, dict(exp.options))
-    checks = module.check(table)
-    save(module.draw(table), table, out, checks)
+    options = dict(exp.options)
+    table = module.table(runs, options)
+    checks = list(module.check(table, options)) or [NOTHING_CHECKED]
+    save(module.draw(table, options), table, out, checks)
     if show:
-        brief = module.brief(table) if hasattr(module, "brief") else table
+        brief = module.brief(table, options) if hasattr(module, "brief") else table
         print_table(brief, f"{exp.name}: the table behind the figure")
         print_checks(checks)
         console.print(f"wrote {out / 'figure.png'} and {out / 'table.csv'}")
-    return Built(exp, runs, table, checks, out)
+    return Built(exp, runs, options, table, checks, out)
 
 
 def gallery(results: Path = Path("results"), target: Path = Path("docs/gallery"),

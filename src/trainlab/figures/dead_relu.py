@@ -30,17 +30,16 @@ def table(runs, options) -> pd.DataFrame:
     for stat, name in (("dead_frac", "dead"), ("stuck_frac", "stuck")):  # all hidden units
         frame[name] = sum(frame[f"{stat}/{k}"] * w for k, w in zip(layers, widths,
                                                                     strict=True)) / widths.sum()
-    for key in ("trains", "rises", "slack"):
-        frame[key] = options[key]
     return frame
 
 
-def finals(table: pd.DataFrame) -> pd.DataFrame:
+def finals(table: pd.DataFrame, options: dict) -> pd.DataFrame:
     """Per activation and lr: the last epoch's dead and stuck fractions (seed mean, max),
-    whether it trains, and the most ever dead or stuck at any epoch."""
+    whether it trains (validation accuracy >= options' ``trains``), and the most ever dead or
+    stuck at any epoch."""
     last = table.epoch.max()
     layers = _layers(table)
-    trains = float(table.trains.iloc[0])
+    trains = float(options["trains"])
     rows = []
     for (activation, lr), part in table.groupby(["activation", "lr"], sort=False):
         end = part[part.epoch == last]
@@ -56,12 +55,13 @@ def finals(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-brief = finals
+def brief(table: pd.DataFrame, options: dict) -> pd.DataFrame:
+    return finals(table, options)
 
 
-def check(table: pd.DataFrame) -> list[Check]:
-    f = finals(table)
-    rises, slack = float(table.rises.iloc[0]), float(table.slack.iloc[0])
+def check(table: pd.DataFrame, options: dict) -> list[Check]:
+    f = finals(table, options)
+    rises, slack = float(options["rises"]), float(options["slack"])
     checks = []
     relu = f[f.activation == "relu"].sort_values("lr")
     if len(relu):
@@ -101,8 +101,8 @@ def check(table: pd.DataFrame) -> list[Check]:
     return checks
 
 
-def draw(table: pd.DataFrame):
-    f = finals(table)
+def draw(table: pd.DataFrame, options: dict):
+    f = finals(table, options)
     last = table.epoch[table.epoch == table.epoch.max()].iloc[0]
     fig, axes = plt.subplots(2, 2, figsize=(14, 10))
     (ax_dead, ax_stuck), (ax_acc, ax_time) = axes
@@ -136,7 +136,7 @@ def draw(table: pd.DataFrame):
     ax_stuck.set(xscale="log", ylim=(-0.02, 1.02), xlabel="learning rate (plain SGD; log)",
                  ylabel="fraction of all hidden units",
                  title="Dead (exactly 0 everywhere) vs stuck (never positive)")
-    trains = float(table.trains.iloc[0])
+    trains = float(options["trains"])
     for i, (activation, part) in enumerate(end.groupby("activation", sort=False)):
         band(ax_acc, part, "lr", "val_acc", color=COLORS[activation], marker="o",
              label=NAMES[activation])

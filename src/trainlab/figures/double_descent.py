@@ -58,7 +58,8 @@ def sizes(table: pd.DataFrame) -> pd.DataFrame:
                                            ignore_index=True)
 
 
-brief = sizes
+def brief(table: pd.DataFrame, options: dict) -> pd.DataFrame:
+    return sizes(table)
 
 
 def _threshold(part: pd.DataFrame) -> int | None:
@@ -122,7 +123,7 @@ def _features_checks(s: pd.DataFrame, n: int) -> list[Check]:
     return checks
 
 
-def check(table: pd.DataFrame) -> list[Check]:
+def check(table: pd.DataFrame, options: dict) -> list[Check]:
     s = sizes(table)
     checks = []
     if "mlp" in set(s.model):
@@ -141,7 +142,7 @@ def _size_axis(ax, part: pd.DataFrame) -> None:
     ax.minorticks_off()
 
 
-def draw(table: pd.DataFrame):
+def draw(table: pd.DataFrame, options: dict):
     fig, axes = plt.subplots(2, 2, figsize=(15, 10))
     s = sizes(table)
     part = table[table.model == "mlp"]

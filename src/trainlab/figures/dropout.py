@@ -63,9 +63,7 @@ def table(runs, options) -> pd.DataFrame:
     curves["dropout"] = curves.arm.map({run.arm: _label(run.cfg) for run in runs})
     tests = pd.DataFrame([r for run in runs for r in _test_time(run, options)]).assign(
         kind="test_time")
-    frame = pd.concat([curves, tests], ignore_index=True)
-    frame["tolerance"], frame["agreement_min"] = options["tolerance"], options["agreement"]
-    return frame
+    return pd.concat([curves, tests], ignore_index=True)
 
 
 def gaps(table: pd.DataFrame) -> pd.DataFrame:
@@ -99,7 +97,7 @@ def _rule(t: pd.DataFrame, arm: str, rule: str) -> pd.DataFrame:
     return t[(t.arm == arm) & (t.rule == rule)]
 
 
-def brief(table: pd.DataFrame) -> pd.DataFrame:
+def brief(table: pd.DataFrame, options: dict) -> pd.DataFrame:
     g = gaps(table).set_index("arm")
     t = test_time_means(table)
     rows = []
@@ -119,12 +117,12 @@ def brief(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def check(table: pd.DataFrame) -> list[Check]:
+def check(table: pd.DataFrame, options: dict) -> list[Check]:
     g = gaps(table)
     none = g[g.arm == "no_dropout"].iloc[0]
     dropped = g[g.arm != "no_dropout"]
-    tol = float(table.tolerance.iloc[0])
-    agree = float(table.agreement_min.iloc[0])
+    tol = float(options["tolerance"])
+    agree = float(options["agreement"])
     checks = [
         Check("train/validation accuracy gap shrinks with dropout",
               bool((dropped.gap_acc < none.gap_acc).all()),
@@ -157,7 +155,7 @@ def check(table: pd.DataFrame) -> list[Check]:
     return checks
 
 
-def draw(table: pd.DataFrame):
+def draw(table: pd.DataFrame, options: dict):
     g = gaps(table)
     fig, (ax_curve, ax_gap, ax_mc) = plt.subplots(1, 3, figsize=(18, 6.2),
                                                   gridspec_kw={"width_ratios": [1.3, 0.8, 1]})

@@ -74,10 +74,11 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-brief = summary
+def brief(table: pd.DataFrame, options: dict) -> pd.DataFrame:
+    return summary(table)
 
 
-def check(table: pd.DataFrame) -> list[Check]:
+def check(table: pd.DataFrame, options: dict) -> list[Check]:
     s = summary(table).set_index("beta")
     noise = s["noise std (C)"].iloc[0]
     dips = s["dip: max (trend - ema) / trend"]
@@ -96,7 +97,7 @@ def check(table: pd.DataFrame) -> list[Check]:
     ]
 
 
-def draw(table: pd.DataFrame):
+def draw(table: pd.DataFrame, options: dict):
     betas = sorted(table.beta.unique())
     fig, axes = plt.subplots(1, 2, figsize=(13, 4.8), gridspec_kw={"width_ratios": [2, 1]})
     first = table[table.beta == betas[0]]

@@ -47,7 +47,7 @@ def members(table: pd.DataFrame) -> pd.DataFrame:
     return t.astype({"k": int, "seed": int}).reset_index(drop=True)
 
 
-def brief(table: pd.DataFrame) -> pd.DataFrame:
+def brief(table: pd.DataFrame, options: dict) -> pd.DataFrame:
     m = members(table)
     keep = ["k", "seed", "single_test_acc", "mean_single_test_acc", "ensemble_test_acc",
             "vote_test_acc", "weight_average_test_acc"]
@@ -57,7 +57,7 @@ def brief(table: pd.DataFrame) -> pd.DataFrame:
         "vote_test_acc": "majority vote 1..k", "weight_average_test_acc": "weights averaged"})
 
 
-def check(table: pd.DataFrame) -> list[Check]:
+def check(table: pd.DataFrame, options: dict) -> list[Check]:
     m = members(table)
     last = m.iloc[-1]
     singles = m.single_test_acc
@@ -72,7 +72,7 @@ def check(table: pd.DataFrame) -> list[Check]:
     ]
 
 
-def draw(table: pd.DataFrame):
+def draw(table: pd.DataFrame, options: dict):
     m = members(table)
     fig, (ax_curve, ax_k) = plt.subplots(1, 2, figsize=(13, 5))
     curves = table[(table.kind == "curve") & (table.epoch >= 1)]

@@ -35,10 +35,11 @@ def regimes(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-brief = regimes
+def brief(table: pd.DataFrame, options: dict) -> pd.DataFrame:
+    return regimes(table)
 
 
-def check(table: pd.DataFrame) -> list[Check]:
+def check(table: pd.DataFrame, options: dict) -> list[Check]:
     r = regimes(table)
     below, at, above = r[r.lr < CRITICAL - 1e-9], r[np.isclose(r.lr, CRITICAL)], \
         r[r.lr > CRITICAL + 1e-9]
@@ -55,7 +56,7 @@ def check(table: pd.DataFrame) -> list[Check]:
     return checks
 
 
-def draw(table: pd.DataFrame):
+def draw(table: pd.DataFrame, options: dict):
     lrs = sorted(table[LR].unique())
     cols = 4
     rows = -(-(len(lrs) + 1) // cols)

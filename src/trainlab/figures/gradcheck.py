@@ -59,7 +59,6 @@ def table(runs, options) -> pd.DataFrame:
                          "skipped": r.skipped, "grad_norm": r.grad_norm, "error": r.error})
     frame = pd.DataFrame(rows)
     frame["tolerance"] = checker.TOLERANCE
-    frame["eps"] = float(options["eps"])
     return frame
 
 
@@ -75,10 +74,11 @@ def worst(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-brief = worst
+def brief(table: pd.DataFrame, options: dict) -> pd.DataFrame:
+    return worst(table)
 
 
-def check(table: pd.DataFrame) -> list[Check]:
+def check(table: pd.DataFrame, options: dict) -> list[Check]:
     tol = float(table.tolerance.iloc[0])
     checks = []
     for family in FAMILIES:
@@ -110,7 +110,7 @@ def check(table: pd.DataFrame) -> list[Check]:
     return checks
 
 
-def draw(table: pd.DataFrame):
+def draw(table: pd.DataFrame, options: dict):
     tol = float(table.tolerance.iloc[0])
     panels = [("activation",), ("normalization", "dropout", "penalty", "loss")]
     panels = [p for p in panels if table.family.isin(p).any()]
@@ -150,7 +150,7 @@ def draw(table: pd.DataFrame):
                   loc="upper right", title="bars left to right: layer 1, 2, output "
                   "(lighter = deeper)", title_fontsize=9)
     fig.suptitle(f"Gradient checking in float64 (centered differences, h = "
-                 f"{float(table.eps.iloc[0]):g}): every parameter group of every layer kind "
+                 f"{float(options['eps']):g}): every parameter group of every layer kind "
                  f"far below {tol:g}", fontsize=14)
     fig.tight_layout()
     return fig

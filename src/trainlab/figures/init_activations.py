@@ -58,11 +58,7 @@ def table(runs, options) -> pd.DataFrame:
                 "lo": [edges[b] for b, _, _ in hist], "hi": [edges[b + 1] for b, _, _ in hist],
                 "fraction": [start[c].mean() for _, _, c in hist],
             }))
-    frame = pd.concat(frames, ignore_index=True)
-    for key in ("collapse", "saturated", "deep_from", "xavier_within", "he_within"):
-        frame[key] = options[key]
-    frame["halves_lo"], frame["halves_hi"] = options["halves"]
-    return frame
+    return pd.concat(frames, ignore_index=True)
 
 
 def profiles(table: pd.DataFrame) -> pd.DataFrame:
@@ -82,10 +78,10 @@ def _per_two_layers(p: pd.DataFrame) -> float:
     return float(2 ** (2 * slope))
 
 
-def ratios(table: pd.DataFrame) -> pd.DataFrame:
+def ratios(table: pd.DataFrame, options: dict) -> pd.DataFrame:
     """One row per configuration: std at the first and last layer, their ratio, the factor
-    per 2 layers, and the saturation of the deep layers."""
-    deep = int(table.deep_from.iloc[0])
+    per 2 layers, and the saturation of the deep layers (from options' ``deep_from`` on)."""
+    deep = int(options["deep_from"])
     rows = []
     for (key, label), p in profiles(table).groupby(["config", "label"], sort=False):
         first, last = p.iloc[0], p.iloc[-1]
@@ -97,31 +93,31 @@ def ratios(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-brief = ratios
+def brief(table: pd.DataFrame, options: dict) -> pd.DataFrame:
+    return ratios(table, options)
 
 
-def check(table: pd.DataFrame) -> list[Check]:
-    r = ratios(table).set_index("config")
-    o = table.iloc[0]
-    deep = int(o.deep_from)
+def check(table: pd.DataFrame, options: dict) -> list[Check]:
+    r = ratios(table, options).set_index("config")
+    deep = int(options["deep_from"])
     sat = f"min saturated, layers {deep}+"
     p = profiles(table)
     checks = []
     if "tanh_small" in r.index:
         x = r.loc["tanh_small"]
-        checks.append(Check(f"tanh + N(0, 0.01²): act std falls by > {o.collapse:g}x from "
-                            "layer 1 to 10", bool(1 / x["last / first"] > o.collapse),
+        checks.append(Check(f"tanh + N(0, 0.01²): act std falls by > {options['collapse']:g}x from "
+                            "layer 1 to 10", bool(1 / x["last / first"] > options["collapse"]),
                             f"{x['std layer 1']:.3g} -> {x['std last layer']:.3g}: "
                             f"{1 / x['last / first']:.3g}x"))
     if "tanh_large" in r.index:
         x = r.loc["tanh_large"]
         deep_sat = p[(p.config == "tanh_large") & (p.layer >= deep)].act_sat
-        checks.append(Check(f"tanh + N(0, 1): > {o.saturated:.0%} of units saturated "
+        checks.append(Check(f"tanh + N(0, 1): > {options['saturated']:.0%} of units saturated "
                             f"(|a| > 0.99) in every deep layer ({deep}+)",
-                            bool(x[sat] > o.saturated),
+                            bool(x[sat] > options["saturated"]),
                             f"{deep_sat.min():.1%}..{deep_sat.max():.1%}"))
-    for key, name, within in (("tanh_xavier", "Xavier (tanh)", o.xavier_within),
-                              ("relu_he", "He (relu)", o.he_within)):
+    for key, name, within in (("tanh_xavier", "Xavier (tanh)", options["xavier_within"]),
+                              ("relu_he", "He (relu)", options["he_within"])):
         if key in r.index:
             x = r.loc[key]
             checks.append(Check(f"{name}: std at layer 10 within {within:g}x of layer 1",
@@ -131,15 +127,16 @@ def check(table: pd.DataFrame) -> list[Check]:
     if "relu_xavier" in r.index:
         x = r.loc["relu_xavier"]
         f = x["factor per 2 layers"]
+        low, high = options["halves"]
         checks.append(Check(f"relu + Xavier: std roughly halves every 2 layers (factor in "
-                            f"[{o.halves_lo:g}, {o.halves_hi:g}])",
-                            bool(o.halves_lo <= f <= o.halves_hi),
+                            f"[{low:g}, {high:g}])",
+                            bool(low <= f <= high),
                             f"x{f:.3f} per 2 layers; {x['std layer 1']:.3g} -> "
                             f"{x['std last layer']:.3g}"))
     return checks
 
 
-def draw(table: pd.DataFrame):
+def draw(table: pd.DataFrame, options: dict):
     p = profiles(table)
     hist = table[table.part == "hist"]
     configs = list(dict.fromkeys(p.config))
@@ -163,8 +160,8 @@ def draw(table: pd.DataFrame):
     ax_pre.set(yscale="log", xlabel="hidden layer",
                ylabel="std of the pre-activations z = hW + b (log)",
                title="Pre-activation std per layer at init")
-    deep = int(table.deep_from.iloc[0])
-    ax_sat.axhline(float(table.saturated.iloc[0]), color="k", ls=":", lw=1,
+    deep = int(options["deep_from"])
+    ax_sat.axhline(float(options["saturated"]), color="k", ls=":", lw=1,
                    label="50% of units")
     ax_sat.axvspan(deep - 0.5, max(layers) + 0.5, color="0.9", lw=0,
                    label=f"deep layers ({deep}+)")

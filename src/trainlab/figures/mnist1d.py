@@ -36,7 +36,6 @@ def table(runs, options) -> pd.DataFrame:
                 "val_fraction": run.cfg.data.val_fraction, "seed": seed,
                 "steps": int(run.metrics.step.max()), "train_acc": train_acc,
                 "test_acc": test_acc, "paper_test_acc": options["paper"][model],
-                "tolerance": options["tolerance"],
             })
     curves = runs_table(runs)[["arm", "seed", "epoch", "train_loss", "train_acc", "val_acc"]]
     curves = curves.assign(kind="curve")
@@ -48,7 +47,7 @@ def finals(table: pd.DataFrame) -> pd.DataFrame:
     return f.astype({"train_samples": int, "seed": int, "steps": int})
 
 
-def brief(table: pd.DataFrame) -> pd.DataFrame:
+def brief(table: pd.DataFrame, options: dict) -> pd.DataFrame:
     rows = []
     for _, part in finals(table).groupby("arm", sort=False):
         acc = part.test_acc
@@ -62,13 +61,13 @@ def brief(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def check(table: pd.DataFrame) -> list[Check]:
+def check(table: pd.DataFrame, options: dict) -> list[Check]:
     f = finals(table)
     checks = []
     for (model, split), part in f.groupby(["model", "split"], sort=False):
         if split != "paper":
             continue
-        ours, paper, tol = part.test_acc.mean(), part.paper_test_acc.iloc[0], part.tolerance.iloc[0]
+        ours, paper, tol = part.test_acc.mean(), part.paper_test_acc.iloc[0], options["tolerance"]
         checks.append(Check(
             f"{model}, the paper's split ({part.train_samples.iloc[0]} train): test accuracy "
             f"within {tol:.0%} of the paper's {paper:.0%}",
@@ -83,7 +82,7 @@ def check(table: pd.DataFrame) -> list[Check]:
     return checks
 
 
-def draw(table: pd.DataFrame):
+def draw(table: pd.DataFrame, options: dict):
     f = finals(table)
     fig, (ax_bar, ax_curve) = plt.subplots(1, 2, figsize=(13, 5.6),
                                            gridspec_kw={"width_ratios": [1, 1.3]})

@@ -17,19 +17,17 @@ COLORS = {"gd": "C0", "momentum_ema": "C3", "momentum_classic": "C2"}
 
 
 def table(runs, options) -> pd.DataFrame:
-    frame = trajectories(runs)
-    frame["tolerance"] = options["tolerance"]
-    return frame
+    return trajectories(runs)
 
 
 def _first(mask: pd.Series, steps: pd.Series) -> float:
     return float(steps[mask].iloc[0]) if mask.any() else np.inf
 
 
-def arrivals(table: pd.DataFrame) -> pd.DataFrame:
-    """Per optimizer and lr: steps to reach the tolerance (and 0.01), whether it overshot
-    (crossed an axis through the minimum: x or y changed sign)."""
-    tol = float(table.tolerance.iloc[0])
+def arrivals(table: pd.DataFrame, options: dict) -> pd.DataFrame:
+    """Per optimizer and lr: steps to reach the options' tolerance (and 0.01), whether it
+    overshot (crossed an axis through the minimum: x or y changed sign)."""
+    tol = float(options["tolerance"])
     rows = []
     for (name, lr), part in table.groupby(["optimizer", LR], sort=False):
         crossed = (np.sign(part.x) * np.sign(part.x.iloc[0]) < 0).any() or \
@@ -42,12 +40,13 @@ def arrivals(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-brief = arrivals
+def brief(table: pd.DataFrame, options: dict) -> pd.DataFrame:
+    return arrivals(table, options)
 
 
-def check(table: pd.DataFrame) -> list[Check]:
-    a = arrivals(table)
-    tol = float(table.tolerance.iloc[0])
+def check(table: pd.DataFrame, options: dict) -> list[Check]:
+    a = arrivals(table, options)
+    tol = float(options["tolerance"])
     col = f"steps to {tol:g}"
     gd, mom = a[a.optimizer == "gd"].set_index("lr"), a[a.optimizer == "momentum_ema"] \
         .set_index("lr")
@@ -67,7 +66,7 @@ def check(table: pd.DataFrame) -> list[Check]:
     ]
 
 
-def draw(table: pd.DataFrame):
+def draw(table: pd.DataFrame, options: dict):
     lrs = sorted(table[LR].unique())
     names = list(dict.fromkeys(table.optimizer))
     fig = plt.figure(figsize=(3.2 * max(len(lrs), 4), 8.2))
@@ -85,20 +84,20 @@ def draw(table: pd.DataFrame):
     for name in names:
         part = table[(table.optimizer == name) & (table[LR] == lr_show)]
         ax.plot(part.step, part.distance, color=COLORS.get(name), label=LABELS.get(name, name))
-    ax.axhline(table.tolerance.iloc[0], color="k", ls=":", lw=1, label="tolerance")
+    ax.axhline(options["tolerance"], color="k", ls=":", lw=1, label="tolerance")
     ax.set(yscale="log", xlabel="step", ylabel="distance to the minimum",
            title=f"Distance to the minimum at lr = {lr_show:g}",
-           xlim=(0, 4 * arrivals(table).query("lr == @lr_show").iloc[:, 2].replace(
+           xlim=(0, 4 * arrivals(table, options).query("lr == @lr_show").iloc[:, 2].replace(
                np.inf, np.nan).max()), ylim=(1e-4, 3))
     ax.legend(fontsize=8)
     ax = fig.add_subplot(grid[1, half:])
-    a = arrivals(table)
+    a = arrivals(table, options)
     col = a.columns[2]
     for name in names:
         part = a[a.optimizer == name]
         ax.plot(part.lr, part[col], "o-", color=COLORS.get(name), label=LABELS.get(name, name))
     ax.set(xscale="log", yscale="log", xlabel="learning rate",
-           ylabel=f"steps to reach the minimum (distance < {table.tolerance.iloc[0]:g})",
+           ylabel=f"steps to reach the minimum (distance < {options['tolerance']:g})",
            title="Steps to reach the minimum at the same lr")
     ax.legend(fontsize=8)
     for ax in fig.axes:

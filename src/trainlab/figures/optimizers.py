@@ -67,11 +67,11 @@ def best(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def brief(table: pd.DataFrame) -> pd.DataFrame:
+def brief(table: pd.DataFrame, options: dict) -> pd.DataFrame:
     return best(table).drop(columns=["arm", "smallest_lr", "largest_lr"])
 
 
-def check(table: pd.DataFrame) -> list[Check]:
+def check(table: pd.DataFrame, options: dict) -> list[Check]:
     b = best(table)
     search = table[table.kind == "search"]
     curves = table[table.kind == "curve"]
@@ -100,7 +100,7 @@ def check(table: pd.DataFrame) -> list[Check]:
     return checks
 
 
-def draw(table: pd.DataFrame):
+def draw(table: pd.DataFrame, options: dict):
     fig, axes = plt.subplots(1, 3, figsize=(18, 6.2), gridspec_kw={"width_ratios": [1.2, 1, 1]})
     search = table[table.kind == "search"]
     curves = table[table.kind == "curve"]

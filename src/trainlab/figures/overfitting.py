@@ -31,7 +31,6 @@ def _returned(run) -> dict:
 def table(runs, options) -> pd.DataFrame:
     frame = runs_table(runs)[["arm", "seed", "epoch", "step", "train_loss", "train_acc",
                               "val_loss", "val_acc"]].copy()
-    frame["ratio"] = options["ratio"]
     for run in runs:
         per_seed = run.summary.get("per_seed", [run.summary])
         for seed, summary in zip(run.summary["seeds"], per_seed, strict=True):
@@ -91,14 +90,14 @@ BRIEF = {"seed": "seed", "val_min_epoch": "val min at", "val_loss_min": "val los
          "es_test_acc": "test acc ES"}
 
 
-def brief(table: pd.DataFrame) -> pd.DataFrame:
+def brief(table: pd.DataFrame, options: dict) -> pd.DataFrame:
     s = per_seed(table)
     return s[[c for c in BRIEF if c in s]].rename(columns=BRIEF)
 
 
-def check(table: pd.DataFrame) -> list[Check]:
+def check(table: pd.DataFrame, options: dict) -> list[Check]:
     s = per_seed(table)
-    ratio = float(table.ratio.iloc[0])
+    ratio = float(options["ratio"])
     epochs = int(s.epochs.iloc[0])
     checks = [
         Check("validation loss has an interior minimum (every seed)",
@@ -131,7 +130,7 @@ def check(table: pd.DataFrame) -> list[Check]:
     return checks
 
 
-def draw(table: pd.DataFrame):
+def draw(table: pd.DataFrame, options: dict):
     s = per_seed(table)
     fig, (ax_loss, ax_val, ax_acc) = plt.subplots(1, 3, figsize=(18, 5.8))
     long = table[(table.arm == "no_stopping") & (table.epoch >= 1)]
@@ -141,7 +140,7 @@ def draw(table: pd.DataFrame):
     band(ax_acc, long, "epoch", "train_acc", color="C0", label="training accuracy")
     band(ax_acc, long, "epoch", "val_acc", color="C3", label="validation accuracy")
     best = int(round(s.val_min_epoch.median()))
-    ratio = float(table.ratio.iloc[0])
+    ratio = float(options["ratio"])
     shared = []  # the markers every panel has: one legend under the figure
     for ax in (ax_loss, ax_val, ax_acc):
         line = ax.axvline(best, color="k", ls="--", lw=1.2)

@@ -62,8 +62,6 @@ def table(runs, options) -> pd.DataFrame:
         hists.append(h)
     out = pd.concat([curves, *hists], ignore_index=True)
     out["threshold"] = runs[0].cfg.sparsity_threshold
-    out["match"] = options["match"]
-    out["sparser"] = options["sparser"]
     return out
 
 
@@ -80,11 +78,12 @@ def finals(table: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()
 
 
-def matched(table: pd.DataFrame) -> dict[str, pd.Series]:
+def matched(table: pd.DataFrame, options: dict) -> dict[str, pd.Series]:
     """The no-penalty net and each penalty at its strongest kappa whose val accuracy is
-    within ``match`` of the no-penalty net's (so all of them within it of each other)."""
+    within options' ``match`` of the no-penalty net's (so all of them within it of each
+    other)."""
     f = finals(table)
-    tol = float(table.match.iloc[0])
+    tol = float(options["match"])
     none = f[f.penalty == "none"].iloc[0]
     pick = {"none": none}
     for name in PENALTIES:
@@ -94,7 +93,7 @@ def matched(table: pd.DataFrame) -> dict[str, pd.Series]:
     return pick
 
 
-def brief(table: pd.DataFrame) -> pd.DataFrame:
+def brief(table: pd.DataFrame, options: dict) -> pd.DataFrame:
     f = finals(table)
     rows = []
     for (penalty, value), part in f.groupby(
@@ -109,12 +108,12 @@ def brief(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def check(table: pd.DataFrame) -> list[Check]:
+def check(table: pd.DataFrame, options: dict) -> list[Check]:
     f = finals(table)
     checks = []
-    pick = matched(table)
+    pick = matched(table, options)
     threshold = float(table.threshold.iloc[0])
-    tol, sparser = float(table.match.iloc[0]), float(table.sparser.iloc[0])
+    tol, sparser = float(options["match"]), float(options["sparser"])
     if "l1" in pick and "l2" in pick:
         l1, l2 = pick["l1"], pick["l2"]
         ratio = l1.near_zero / max(l2.near_zero, 1e-12)
@@ -167,7 +166,7 @@ def _log_kappa(ax, f: pd.DataFrame, column: str, ylabel: str, title: str) -> Non
         ax.legend(fontsize=8)
 
 
-def draw(table: pd.DataFrame):
+def draw(table: pd.DataFrame, options: dict):
     f = finals(table)
     curves = table[table.part == "curve"]
     last = curves[curves.epoch == curves.epoch.max()]
@@ -194,7 +193,7 @@ def draw(table: pd.DataFrame):
     _log_kappa(ax_norm, f, "weight_norm", "weight norm sqrt(sum_l ||W_l||_F²) (log)",
                "Weight norm: every penalty shrinks it")
     plain_log_y(ax_norm)
-    pick = matched(table)
+    pick = matched(table, options)
     hist = table[table.part == "hist"]
     for name, r in pick.items():
         h = hist[(hist.penalty == name) & ((hist.kappa == r.kappa) | (name == "none"))]
@@ -208,7 +207,7 @@ def draw(table: pd.DataFrame):
     ax_hist.set(xlabel="log10 |w| (all layers' weights, first seed)",
                 ylabel="fraction of weights per bin",
                 title="Weights at matched validation accuracy\n(each penalty at its strongest "
-                      f"kappa within {float(table.match.iloc[0]):.0%} of no penalty)")
+                      f"kappa within {float(options['match']):.0%} of no penalty)")
     ax_hist.legend(fontsize=8, loc="upper left")
     mx = last[last.penalty == "max_norm"]
     if len(mx):

@@ -17,16 +17,13 @@ COLORS = {"raw": "C3", "centered": "C1", "standardized": "C0"}
 def table(runs, options) -> pd.DataFrame:
     # the swept lr replaces the recorded one (the same number: constant schedule)
     frame = runs_table(runs).drop(columns="lr").rename(columns={"arm": "inputs", LR: "lr"})
-    frame["target"] = options["target"]
-    frame["shown"] = frame.lr.isin(options["show_lr"])
-    return frame[["inputs", "lr", "seed", "epoch", "train_loss", "val_loss", "val_acc",
-                  "target", "shown"]]
+    return frame[["inputs", "lr", "seed", "epoch", "train_loss", "val_loss", "val_acc"]]
 
 
-def speed(table: pd.DataFrame) -> pd.DataFrame:
+def speed(table: pd.DataFrame, options: dict) -> pd.DataFrame:
     """Per inputs and lr: epochs until the mean training loss over seeds falls below the
-    target (inf: not within the run), and the final losses."""
-    target = float(table.target.iloc[0])
+    options' target (inf: not within the run), and the final losses."""
+    target = float(options["target"])
     rows = []
     for (inputs, lr), part in table.groupby(["inputs", "lr"], sort=False):
         mean = part.groupby("epoch").train_loss.mean()
@@ -38,11 +35,12 @@ def speed(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-brief = speed
+def brief(table: pd.DataFrame, options: dict) -> pd.DataFrame:
+    return speed(table, options)
 
 
-def check(table: pd.DataFrame) -> list[Check]:
-    s = speed(table)
+def check(table: pd.DataFrame, options: dict) -> list[Check]:
+    s = speed(table, options)
     col = s.columns[2]
     raw = s[s.inputs == "raw"].set_index("lr")[col]
     std = s[s.inputs == "standardized"].set_index("lr")[col]
@@ -56,10 +54,10 @@ def check(table: pd.DataFrame) -> list[Check]:
         ", ".join(f"lr {lr:g}: {fmt(std[lr])} vs {fmt(raw[lr])} epochs" for lr in raw.index))]
 
 
-def draw(table: pd.DataFrame):
-    shown = sorted(table[table.shown].lr.unique())
+def draw(table: pd.DataFrame, options: dict):
+    shown = sorted(table[table.lr.isin(options["show_lr"])].lr.unique())
     fig, axes = plt.subplots(1, len(shown) + 1, figsize=(5.2 * (len(shown) + 1), 4.4))
-    target = float(table.target.iloc[0])
+    target = float(options["target"])
     for ax, lr in zip(axes, shown, strict=False):
         for inputs, part in table[table.lr == lr].groupby("inputs", sort=False):
             band(ax, part, "epoch", "train_loss", color=COLORS.get(inputs), label=inputs)
@@ -69,7 +67,7 @@ def draw(table: pd.DataFrame):
         plain_log_y(ax)
         ax.legend(fontsize=8)
     ax = axes[-1]
-    s = speed(table)
+    s = speed(table, options)
     col = s.columns[2]
     top = table.epoch.max() + 1
     for inputs, part in s.groupby("inputs", sort=False):

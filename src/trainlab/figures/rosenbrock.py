@@ -16,15 +16,13 @@ NAMES = {"gd": "GD", "momentum": "momentum (EMA, beta 0.9)", "rmsprop": "RMSprop
 
 
 def table(runs, options) -> pd.DataFrame:
-    frame = trajectories(runs)
-    frame["report"] = frame.step.isin(options["report_steps"])
-    return frame
+    return trajectories(runs)
 
 
-def distances(table: pd.DataFrame) -> pd.DataFrame:
-    """Distance to (1, 1) after each reported number of steps, per optimizer and lr
-    (inf: the run diverged, trainlab froze it)."""
-    rows = table[table.report].copy()
+def distances(table: pd.DataFrame, options: dict) -> pd.DataFrame:
+    """Distance to (1, 1) after each number of steps options' ``report_steps`` names, per
+    optimizer and lr (inf: the run diverged, trainlab froze it)."""
+    rows = table[table.step.isin(options["report_steps"])].copy()
     rows["distance"] = rows.distance.fillna(np.inf)
     wide = rows.pivot_table(index=["optimizer", LR], columns="step", values="distance",
                             sort=False)
@@ -32,7 +30,8 @@ def distances(table: pd.DataFrame) -> pd.DataFrame:
     return wide.reset_index().rename(columns={LR: "lr"})
 
 
-brief = distances
+def brief(table: pd.DataFrame, options: dict) -> pd.DataFrame:
+    return distances(table, options)
 
 
 def gd_stability(table: pd.DataFrame) -> pd.DataFrame:
@@ -47,8 +46,8 @@ def gd_stability(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("lr")
 
 
-def check(table: pd.DataFrame) -> list[Check]:
-    d = distances(table)
+def check(table: pd.DataFrame, options: dict) -> list[Check]:
+    d = distances(table, options)
     last = d.columns[-1]
     expected = len(table.optimizer.unique()) * len(table[LR].unique())
     checks = [Check("table: distance to (1, 1) after N steps for every optimizer and lr",
@@ -67,7 +66,7 @@ def check(table: pd.DataFrame) -> list[Check]:
     return checks
 
 
-def draw(table: pd.DataFrame):
+def draw(table: pd.DataFrame, options: dict):
     names = list(dict.fromkeys(table.optimizer))
     lrs = sorted(table[LR].unique())
     fig = plt.figure(figsize=(3.3 * len(lrs), 2.9 * len(names) + 3.6))
@@ -85,7 +84,7 @@ def draw(table: pd.DataFrame):
                          fontsize=9)
             ax.set(xlabel="x" if i == len(names) - 1 else "", ylabel="y" if j == 0 else "")
     ax = fig.add_subplot(grid[-1, :])
-    d = distances(table)
+    d = distances(table, options)
     last = d.columns[-1]
     width = 0.8 / len(names)
     cap = 10.0  # diverged runs drawn at the top

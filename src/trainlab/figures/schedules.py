@@ -58,7 +58,7 @@ def table(runs, options) -> pd.DataFrame:
                   "val_loss", "val_acc"]].reset_index(drop=True)
 
 
-def brief(table: pd.DataFrame) -> pd.DataFrame:
+def brief(table: pd.DataFrame, options: dict) -> pd.DataFrame:
     rows = []
     for name, part in table.groupby("schedule", sort=False):
         last = part[part.epoch == part.epoch.max()]
@@ -70,7 +70,7 @@ def brief(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def check(table: pd.DataFrame) -> list[Check]:
+def check(table: pd.DataFrame, options: dict) -> list[Check]:
     checks = []
     for name, part in table.groupby("schedule", sort=False):
         # Relative to a0: float32 rates hold ~7 digits of a0, and 1 + cos(pi t/T) near t = T
@@ -82,7 +82,7 @@ def check(table: pd.DataFrame) -> list[Check]:
     return checks
 
 
-def draw(table: pd.DataFrame):
+def draw(table: pd.DataFrame, options: dict):
     fig, (ax_lr, ax_loss) = plt.subplots(1, 2, figsize=(12, 4.6))
     for i, (name, part) in enumerate(table.groupby("schedule", sort=False)):
         color = f"C{i}"

@@ -30,8 +30,7 @@ def table(runs, options) -> pd.DataFrame:
                      "lr": run.cfg.optimizer.lr, "kappa": run.cfg.regularizer.kappa,
                      "objective": value if s["status"] != "diverged" else np.inf,
                      "best_val_acc": s["best_val_acc"], "status": s["status"],
-                     "objective_name": options["objective"],
-                     "shown_seed": options["shown_seed"]})
+                     "objective_name": options["objective"]})
     return pd.DataFrame(rows)
 
 
@@ -59,7 +58,8 @@ def methods(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-brief = methods
+def brief(table: pd.DataFrame, options: dict) -> pd.DataFrame:
+    return methods(table)
 
 
 def _kappa_effect(table: pd.DataFrame) -> tuple[float, float]:
@@ -72,7 +72,7 @@ def _kappa_effect(table: pd.DataFrame) -> tuple[float, float]:
     return over_kappa, float(means.max() - means.min())
 
 
-def check(table: pd.DataFrame) -> list[Check]:
+def check(table: pd.DataFrame, options: dict) -> list[Check]:
     s = searches(table)
     m = methods(table).set_index("method")
     random, grid = s[s.method == "random"], s[s.method == "grid"]
@@ -110,9 +110,9 @@ def check(table: pd.DataFrame) -> list[Check]:
     return checks
 
 
-def draw(table: pd.DataFrame):
+def draw(table: pd.DataFrame, options: dict):
     fig, axes = plt.subplots(1, 3, figsize=(17, 5.2), gridspec_kw={"width_ratios": [1, 1.2, 0.8]})
-    shown = table.shown_seed.iloc[0]
+    shown = options["shown_seed"]
     s = searches(table)
 
     ax = axes[0]

@@ -57,10 +57,7 @@ def table(runs, options) -> pd.DataFrame:
                 "part": "weights", "init": name, "label": label, "seed": run.cfg.seed,
                 "input": inputs.ravel(), "unit": units.ravel(), "w": w.ravel(),
             }))
-    frame = pd.concat(frames, ignore_index=True)
-    frame["margin"] = options["margin"]
-    frame["learns"] = options["learns"]
-    return frame
+    return pd.concat(frames, ignore_index=True)
 
 
 def _curves(table: pd.DataFrame) -> pd.DataFrame:
@@ -95,13 +92,14 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-brief = summary
+def brief(table: pd.DataFrame, options: dict) -> pd.DataFrame:
+    return summary(table)
 
 
-def check(table: pd.DataFrame) -> list[Check]:
+def check(table: pd.DataFrame, options: dict) -> list[Check]:
     s = summary(table).set_index("init")
     layers = [c[:-4] for c in s.columns if c.startswith("distinct/") and c.endswith(" min")]
-    margin, learns = float(table.margin.iloc[0]), float(table.learns.iloc[0])
+    margin, learns = float(options["margin"]), float(options["learns"])
     ref = s.loc["width 1"]
     checks = []
     for name in (n for n in SYMMETRIC if n in s.index):
@@ -152,7 +150,7 @@ def _accuracy(ax, curves: pd.DataFrame, column: str, split: str) -> None:
     ax.grid(alpha=0.3)
 
 
-def draw(table: pd.DataFrame):
+def draw(table: pd.DataFrame, options: dict):
     curves = _curves(table)
     weights = table[table.part == "weights"]
     shown = [n for n in ORDER[:4] if (weights.init == n).any()]

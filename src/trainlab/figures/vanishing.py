@@ -29,8 +29,6 @@ def table(runs, options) -> pd.DataFrame:
     frame = frame[keep].rename(columns={"arm": "activation"})
     frame.insert(1, "label", frame.activation.map(labels))
     frame["first_over_last"] = frame[f"grad_norm/{layers[0]}"] / frame[f"grad_norm/{layers[-1]}"]
-    frame["vanishes"] = options["vanishes"]
-    frame["within"] = options["within"]
     return frame
 
 
@@ -63,12 +61,13 @@ def ratios(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-brief = ratios
+def brief(table: pd.DataFrame, options: dict) -> pd.DataFrame:
+    return ratios(table)
 
 
-def check(table: pd.DataFrame) -> list[Check]:
+def check(table: pd.DataFrame, options: dict) -> list[Check]:
     r = ratios(table).set_index("activation")
-    vanishes, within = float(table.vanishes.iloc[0]), float(table.within.iloc[0])
+    vanishes, within = float(options["vanishes"]), float(options["within"])
     layers = _layers(table)
     checks = []
 
@@ -94,7 +93,7 @@ def check(table: pd.DataFrame) -> list[Check]:
     return checks
 
 
-def draw(table: pd.DataFrame):
+def draw(table: pd.DataFrame, options: dict):
     p = profiles(table)
     fig, axes = plt.subplots(2, 2, figsize=(14, 10))
     (ax_init, ax_end), (ax_ratio, ax_acc) = axes
@@ -124,7 +123,7 @@ def draw(table: pd.DataFrame):
              label=part.label.iloc[0])
         band(ax_acc, part, "epoch", "val_acc", color=COLORS.get(activation),
              label=part.label.iloc[0])
-    vanishes, within = float(table.vanishes.iloc[0]), float(table.within.iloc[0])
+    vanishes, within = float(options["vanishes"]), float(options["within"])
     ax_ratio.axhline(vanishes, color="C3", ls="--", lw=1, label=f"{vanishes:g} (vanished)")
     ax_ratio.axhspan(1 / within, within, color="C2", alpha=0.1, lw=0,
                      label=f"within {within:g}x")

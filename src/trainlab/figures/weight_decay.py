@@ -68,10 +68,7 @@ def _heatmap_table(runs) -> pd.DataFrame:
 
 
 def table(runs, options) -> pd.DataFrame:
-    frame = pd.concat([_sgd_table(runs), _heatmap_table(runs)], ignore_index=True)
-    for key in ("agree", "differ", "heatmaps_differ"):
-        frame[key] = options[key]
-    return frame
+    return pd.concat([_sgd_table(runs), _heatmap_table(runs)], ignore_index=True)
 
 
 def pairs(table: pd.DataFrame) -> pd.DataFrame:
@@ -101,7 +98,7 @@ def _best_cell(grid: pd.DataFrame) -> tuple[float, float, float]:
     return grid.index[i], grid.columns[j], grid.iloc[i, j]
 
 
-def brief(table: pd.DataFrame) -> pd.DataFrame:
+def brief(table: pd.DataFrame, options: dict) -> pd.DataFrame:
     rows = []
     for _, r in pairs(table).iterrows():
         rows.append({
@@ -123,9 +120,9 @@ def brief(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def check(table: pd.DataFrame) -> list[Check]:
+def check(table: pd.DataFrame, options: dict) -> list[Check]:
     p = pairs(table)
-    agree, differ = float(table.agree.iloc[0]), float(table.differ.iloc[0])
+    agree, differ = float(options["agree"]), float(options["differ"])
     plain, heavy = p[p.momentum == 0], p[p.momentum > 0]
     checks = [
         Check("each decay run is paired with decay = lr*kappa",
@@ -143,7 +140,7 @@ def check(table: pd.DataFrame) -> list[Check]:
     ]
     g = grids(table)
     if set(HEATMAP_ARMS) <= set(g):
-        threshold = float(table.heatmaps_differ.iloc[0])
+        threshold = float(options["heatmaps_differ"])
         a, b = g["adam_l2"], g["adamw"]
         diff = (b - a).to_numpy()
         where = np.unravel_index(np.nanargmax(np.abs(diff)), diff.shape)
@@ -170,7 +167,7 @@ def _heatmap(ax, grid: pd.DataFrame, title: str, ylabel: str, **style):
     return image
 
 
-def draw(table: pd.DataFrame):
+def draw(table: pd.DataFrame, options: dict):
     p = pairs(table)
     g = grids(table)
     fig = plt.figure(figsize=(17, 10), layout="constrained")
@@ -197,8 +194,8 @@ def draw(table: pd.DataFrame):
     ax_diff.bar(range(len(p)), p.param_rel_diff.clip(lower=1e-18), color=colors)
     for i, d in enumerate(p.param_rel_diff):
         ax_diff.text(i, d * 1.6, f"{d:.0e}", ha="center", fontsize=8)
-    ax_diff.axhline(float(table.agree.iloc[0]), color="k", ls=":", lw=1,
-                    label=f"'float precision' bound {float(table.agree.iloc[0]):g}")
+    agree = float(options["agree"])
+    ax_diff.axhline(agree, color="k", ls=":", lw=1, label=f"'float precision' bound {agree:g}")
     ax_diff.set(yscale="log", ylim=(1e-18, 100), xticks=range(len(p)), xticklabels=labels,
                 ylabel="max |w_L2 - w_decay| / max |w|  (float64)",
                 title="Final weights: L2 vs decay = lr*kappa")

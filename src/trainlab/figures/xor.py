@@ -16,7 +16,6 @@ COLUMNS = [f"out({a},{b})" for a, b in INPUTS.astype(int)]
 
 def table(runs, options) -> pd.DataFrame:
     frame = runs_table(runs)[["seed", "epoch", "train_loss", "train_acc"]].copy()
-    frame["near_zero"] = options["near_zero"]
     last = frame.epoch == frame.epoch.max()
     for run in runs:  # one run per seed: each stores its own params
         out = predict(run, INPUTS)[:, 0]
@@ -28,15 +27,16 @@ def table(runs, options) -> pd.DataFrame:
 
 def finals(table: pd.DataFrame) -> pd.DataFrame:
     last = table[table.epoch == table.epoch.max()]
-    return last.drop(columns=["epoch", "near_zero"]).reset_index(drop=True)
+    return last.drop(columns="epoch").reset_index(drop=True)
 
 
-brief = finals
+def brief(table: pd.DataFrame, options: dict) -> pd.DataFrame:
+    return finals(table)
 
 
-def check(table: pd.DataFrame) -> list[Check]:
+def check(table: pd.DataFrame, options: dict) -> list[Check]:
     f = finals(table)
-    near = float(table.near_zero.iloc[0])
+    near = float(options["near_zero"])
     start = table[table.epoch == 0].train_loss.mean()
     outs = f[COLUMNS].to_numpy(float)
     return [
@@ -52,7 +52,7 @@ def check(table: pd.DataFrame) -> list[Check]:
     ]
 
 
-def draw(table: pd.DataFrame):
+def draw(table: pd.DataFrame, options: dict):
     fig, (ax_loss, ax_out) = plt.subplots(1, 2, figsize=(12, 4.6),
                                           gridspec_kw={"width_ratios": [1.6, 1]})
     curves = table[table.epoch >= 1]
@@ -60,7 +60,7 @@ def draw(table: pd.DataFrame):
         ax_loss.plot(part.epoch, part.train_loss, lw=1, alpha=0.5, color="C0")
     band(ax_loss, curves, "epoch", "train_loss", color="C3", lw=2,
          label="mean over seeds (band: min-max)")
-    ax_loss.axhline(table.near_zero.iloc[0], color="k", ls=":", lw=1, label="'near 0'")
+    ax_loss.axhline(options["near_zero"], color="k", ls=":", lw=1, label="'near 0'")
     ax_loss.plot([], [], color="C0", alpha=0.5, label="each seed")
     ax_loss.set(xscale="log", yscale="log", xlabel="GD step (full batch = 1 step per epoch)",
                 ylabel="mean squared error", title="Training loss of the 2-4-1 sigmoid net")
