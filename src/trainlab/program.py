@@ -276,17 +276,18 @@ class Program:
         ), batch_metrics
 
     def _batches(self, order_key, epoch, data):
-        """The epoch's mini-batches, (steps, batch, ...): shuffled by the epoch's key, the
-        remainder dropped; full batch keeps the data order."""
+        """What the epoch's scan runs over, and how a step reads its batch from one element:
+        mini-batches are (steps, batch) sample indices, shuffled by the epoch's key, the
+        remainder dropped, each gathered by its own step (gathering the whole shuffled epoch
+        first would copy the training set once per trial); full batch keeps the data order."""
         x, y = data["train"]
         if self.shapes.task == "surface":
-            return jnp.zeros((1, 1, 1)), jnp.zeros((1, 1))
+            return (jnp.zeros((1, 1, 1)), jnp.zeros((1, 1))), lambda batch: batch
         if self.full_batch:
-            return x[None], y[None]
+            return (x[None], y[None]), lambda batch: batch
         n, size = self.steps_per_epoch, self.shapes.batch_size
         order = jax.random.permutation(jax.random.fold_in(order_key, epoch), x.shape[0])
-        index = order[: n * size].reshape(n, size)
-        return x[index], y[index]
+        return order[: n * size].reshape(n, size), lambda index: (x[index], y[index])
 
     def _train_epoch(self, values, seed, carry: Carry, epoch, data) -> tuple[Carry, dict]:
         """Train one epoch (``epoch`` counts from 1); returns the carry and the means of the
@@ -299,8 +300,9 @@ class Program:
         if self.cfg.optimizer.name == "lstsq":
             carry, batch_metrics = self._solve(cfg, carry, data)
         else:
-            carry, batch_metrics = jax.lax.scan(step, carry, self._batches(order_key, epoch,
-                                                                           data))
+            sequence, read = self._batches(order_key, epoch, data)
+            carry, batch_metrics = jax.lax.scan(lambda c, item: step(c, read(item)), carry,
+                                                sequence)
         return carry, jax.tree_util.tree_map(lambda m: m.mean(), batch_metrics)
 
     def _evaluate_epoch(self, values, seed, carry: Carry, epoch, running, data):
