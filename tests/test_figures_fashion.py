@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import figure_checks
-from test_image_data import needs_fashion
+from image_files import needs_fashion
 from trainlab.figures import fashion
 
 

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from test_image_data import fake_fashion
+from image_files import fake_fashion
 from trainlab import run as runs
 from trainlab.config import GROUPS, compose
 from trainlab.nn import mlp

@@ -5,22 +5,12 @@ a cut gzip stream), each a clear IdxError naming the file."""
 from __future__ import annotations
 
 import gzip
-import struct
 
 import numpy as np
 import pytest
 
+from image_files import idx_bytes
 from trainlab.idx import IdxError, read_idx
-
-CODES = {"uint8": 0x08, "int8": 0x09, "int16": 0x0B, "int32": 0x0C, "float32": 0x0D,
-         "float64": 0x0E}
-
-
-def idx_bytes(array: np.ndarray) -> bytes:
-    """The format written out by hand: 0x0000, type code, ndim, big-endian sizes and data."""
-    header = struct.pack(">HBB", 0, CODES[array.dtype.name], array.ndim)
-    header += struct.pack(f">{array.ndim}I", *array.shape)
-    return header + array.astype(array.dtype.newbyteorder(">")).tobytes()
 
 
 def write(path, data: bytes, gz: bool = False):

@@ -9,7 +9,6 @@ else runs on small IDX files made here."""
 
 from __future__ import annotations
 
-import gzip
 import subprocess
 import sys
 from pathlib import Path
@@ -17,40 +16,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from test_idx import idx_bytes
+from image_files import fake_fashion, idx_bytes, needs_fashion
 from trainlab import images
 from trainlab.config import ConfigError, compose
 from trainlab.data import load_dataset
 from trainlab.run import Job, train_many
 
 DEBIAN = Path(images.FASHION_DEBIAN_DIR)
-needs_fashion = pytest.mark.skipif(
-    not all((DEBIAN / f"{stem}.gz").is_file() for stem in images.FASHION_FILES.values()),
-    reason=f"Fashion-MNIST is not installed in {DEBIAN} (apt-get install dataset-fashion-mnist; "
-           ".ci/run does it where apt-get can)")
 QUICK = ["diagnostics=off", "progress=false", "save_params=false"]
 
 
 def load(*overrides: str, dtype: str = "float32"):
     return load_dataset(compose(list(overrides)).data, dtype)
-
-
-def fake_fashion(folder: Path, n_train: int = 40, n_test: int = 20, gz: bool = True,
-                 seed: int = 0) -> Path:
-    """A Fashion-MNIST folder in miniature: the four files, n/10 images of each class."""
-    rng = np.random.default_rng(seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    for split, n in (("train", n_train), ("t10k", n_test)):
-        x = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
-        y = np.arange(n, dtype=np.uint8) % 10
-        for kind, array in (("images-idx3", x), ("labels-idx1", y)):
-            data = idx_bytes(array)
-            name = f"{split}-{kind}-ubyte"
-            if gz:
-                (folder / f"{name}.gz").write_bytes(gzip.compress(data))
-            else:
-                (folder / name).write_bytes(data)
-    return folder
 
 
 @pytest.fixture
