@@ -16,6 +16,7 @@ def built(tmp_path_factory):
     return figure_checks.build("fashion", tmp_path_factory.mktemp("fashion"))
 
 
+@pytest.mark.slow  # two compiled programs, 6000 images
 @needs_fashion
 def test_fashion_reproduces_the_benchmark_rows(built):
     figure_checks.assert_shows(built)
@@ -33,6 +34,7 @@ def _with(table: pd.DataFrame, model: str, test_acc: float) -> pd.DataFrame:
     return wrong
 
 
+@pytest.mark.slow
 @needs_fashion
 @pytest.mark.parametrize("model, test_acc, failing", [
     # labels misaligned with the images: chance accuracy
