@@ -8,7 +8,8 @@ STAMP  := $(VENV)/.installed
 FIGURES := $(sort $(basename $(notdir $(wildcard experiments/*.yaml))))
 
 .DEFAULT_GOAL := help
-.PHONY: help install train test test-fast test-slow lint bench bench-sweep figures gallery yamls clean
+.PHONY: help install train test test-fast test-slow lint bench bench-sweep bench-data figures \
+	gallery yamls clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z%_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -45,6 +46,9 @@ bench: $(STAMP) ## workload W through trainlab vs hand-written JAX (and PyTorch 
 
 bench-sweep: $(STAMP) ## a 64-trial lr sweep: vectorized launcher vs basic, per-trial jit, PyTorch
 	$(BIN)/python benchmarks/bench_sweep.py
+
+bench-data: $(STAMP) ## MLP 784-256-10 on Fashion-MNIST: trainlab vs hand-written JAX and PyTorch
+	$(BIN)/python benchmarks/bench_data.py $(ARGS)
 
 fig-%: $(STAMP) ## build one lecture figure: results/NAME/figure.png and table.csv
 	$(BIN)/trainlab figure $*

@@ -29,8 +29,8 @@ BATCH = 128
 LR = 1e-3
 
 
-def flops_per_step() -> float:
-    macs = sum(a * b for a, b in zip(WIDTHS[:-1], WIDTHS[1:]))
+def flops_per_step(widths=WIDTHS) -> float:
+    macs = sum(a * b for a, b in zip(widths[:-1], widths[1:]))
     return 3 * 2 * BATCH * macs
 
 
@@ -49,9 +49,9 @@ def matmul_peak() -> float:
 
 
 # ------------------------------------------------------------------------------ contenders
-def trainlab_run(epochs: int, *extra: str) -> tuple[float, float, int]:
+def trainlab_run(epochs: int, *extra: str, hidden: str = "[256,256]") -> tuple[float, float, int]:
     cfg = compose([*extra,
-        f"epochs={epochs}", f"batch_size={BATCH}", "data.val_fraction=0", "model.widths=[256,256]",
+        f"epochs={epochs}", f"batch_size={BATCH}", "data.val_fraction=0", f"model.widths={hidden}",
         "optimizer=adam", f"optimizer.lr={LR}", "progress=false", "diagnostics=off",  # as W
         "save_params=false",
     ])
@@ -60,9 +60,9 @@ def trainlab_run(epochs: int, *extra: str) -> tuple[float, float, int]:
     return summary["compile_s"], run_s, round(summary["steps_per_s"] * run_s)
 
 
-def _mlp_init(key):
+def _mlp_init(key, widths=WIDTHS):
     params = []
-    for i, (fan_in, fan_out) in enumerate(zip(WIDTHS[:-1], WIDTHS[1:])):
+    for i, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:])):
         w = jax.random.normal(jax.random.fold_in(key, i), (fan_in, fan_out)) * np.sqrt(2 / fan_in)
         params.append((w, jnp.zeros(fan_out)))
     return params
@@ -84,7 +84,7 @@ def _step(tx):
     return step
 
 
-def handwritten_epoch_scan(x, y, epochs: int) -> tuple[float, float, int]:
+def handwritten_epoch_scan(x, y, epochs: int, widths=WIDTHS) -> tuple[float, float, int]:
     """The idiom of the JAX tutorials done well: one jit per epoch, lax.scan over batches."""
     tx = optax.adam(LR)
     steps = len(x) // BATCH
@@ -96,7 +96,7 @@ def handwritten_epoch_scan(x, y, epochs: int) -> tuple[float, float, int]:
         return carry, losses.mean()
 
     key = jax.random.PRNGKey(0)
-    params = _mlp_init(key)
+    params = _mlp_init(key, widths)
     carry = (params, tx.init(params))
     start = time.perf_counter()
     compiled = epoch.lower(carry, key).compile()
@@ -108,13 +108,13 @@ def handwritten_epoch_scan(x, y, epochs: int) -> tuple[float, float, int]:
     return compile_s, time.perf_counter() - start, steps * epochs
 
 
-def handwritten_python_loop(x, y, epochs: int) -> tuple[float, float, int]:
+def handwritten_python_loop(x, y, epochs: int, widths=WIDTHS) -> tuple[float, float, int]:
     """The other common idiom: a Python loop over a jitted step."""
     tx = optax.adam(LR)
     step = jax.jit(_step(tx))
     steps = len(x) // BATCH
     key = jax.random.PRNGKey(0)
-    params = _mlp_init(key)
+    params = _mlp_init(key, widths)
     carry = (params, tx.init(params))
     start = time.perf_counter()
     compiled = step.lower(carry, (x[:BATCH], y[:BATCH])).compile()
@@ -130,7 +130,7 @@ def handwritten_python_loop(x, y, epochs: int) -> tuple[float, float, int]:
     return compile_s, time.perf_counter() - start, steps * epochs
 
 
-def pytorch_loop(x, y, epochs: int) -> tuple[float, float, int] | None:
+def pytorch_loop(x, y, epochs: int, widths=WIDTHS) -> tuple[float, float, int] | None:
     """An idiomatic PyTorch CPU loop (optional: only when torch is installed)."""
     try:
         import torch
@@ -138,7 +138,7 @@ def pytorch_loop(x, y, epochs: int) -> tuple[float, float, int] | None:
         return None
     torch.manual_seed(0)
     layers = []
-    for fan_in, fan_out in zip(WIDTHS[:-1], WIDTHS[1:]):
+    for fan_in, fan_out in zip(widths[:-1], widths[1:]):
         layers += [torch.nn.Linear(fan_in, fan_out), torch.nn.ReLU()]
     model = torch.nn.Sequential(*layers[:-1])
     opt = torch.optim.Adam(model.parameters(), lr=LR)

@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from image_files import fake_fashion
 from trainlab import plan
 from trainlab.config import GROUPS, compose
 from trainlab.nn import mlp
@@ -36,7 +37,8 @@ def npz_files(tmp_path_factory) -> dict[str, str]:
     curve = folder / "curve.npz"
     np.savez(curve, x_train=t, y_train=np.sin(3 * t) + 0.1 * rng.normal(size=t.shape),
              x_test=t[::3], y_test=np.sin(3 * t[::3]))
-    return {"classes": str(classes), "curve": str(curve)}
+    fashion = fake_fashion(folder / "fashion")  # four IDX files of 40 + 20 images
+    return {"classes": str(classes), "curve": str(curve), "fashion": str(fashion)}
 
 
 def run(overrides, npz_files) -> dict:
@@ -63,6 +65,8 @@ COMBINED = {
     "mnist1d": row(("data=mnist1d", "data.train_size=128"), init="he_normal",
                    activation="relu", normalization="none", optimizer="sgd", schedule="constant",
                    loss="cross_entropy", extra=["batch_size=32"]),
+    "mnist": row(("data=mnist", "data.train_size=128"), extra=["batch_size=32"]),
+    "fashion_mnist": row(("data=fashion_mnist", "data.path={fashion}"), extra=["batch_size=16"]),
     "digits": row(("data=digits", "data.train_size=128"), init="xavier_uniform",
                   activation="tanh", normalization="batchnorm", regularizer="l2",
                   optimizer="momentum", schedule="step", loss="hinge", extra=["batch_size=32"]),
@@ -140,6 +144,8 @@ def test_combined_choices_train(name, npz_files):
 NEEDS = {
     **{("data", name): ["data.n_samples=60"] for name in ("moons", "circles", "spirals", "blobs")},
     ("data", "mnist1d"): ["data.train_size=128"],
+    ("data", "mnist"): ["data.train_size=128"],
+    ("data", "fashion_mnist"): ["data.path={fashion}"],
     ("data", "digits"): ["data.train_size=128"],
     ("data", "xor"): [FULL],
     ("data", "regression1d"): ["loss=mse", FULL],

