@@ -62,10 +62,11 @@ FULL = "batch_size=full"
 COMBINED = {
     "mnist1d": row(("data=mnist1d", "data.train_size=128"), init="he_normal",
                    activation="relu", normalization="none", optimizer="sgd", schedule="constant",
-                   loss="cross_entropy", extra=["batch_size=32"]),
+                   loss="cross_entropy", logger="none", extra=["batch_size=32"]),
     "digits": row(("data=digits", "data.train_size=128"), init="xavier_uniform",
                   activation="tanh", normalization="batchnorm", regularizer="l2",
-                  optimizer="momentum", schedule="step", loss="hinge", extra=["batch_size=32"]),
+                  optimizer="momentum", schedule="step", loss="hinge", logger="tensorboard",
+                  extra=["batch_size=32"]),
     # The XOR net of lecture 001: sigmoid units and squared error, full batch.
     "xor": row(("data=xor",), ("model=mlp", "model.widths=[4]", "model.output_activation=sigmoid"),
                init="normal", activation="sigmoid", optimizer="nesterov",

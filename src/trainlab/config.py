@@ -389,6 +389,15 @@ class Hinge(Loss):
     margin: float = 1.0  # multiclass SVM: sum_j max(0, s_j - s_y + margin)
 
 
+# ----------------------------------------------------------------------------------- logger
+@dataclass
+class Logger:
+    """Where a run's tables go besides its csv/json files (always written): ``none``, or
+    ``tensorboard`` (event files in the job dir, trainlab.report.tensorboard)."""
+
+    name: str = MISSING
+
+
 # ------------------------------------------------------------------------------- top level
 @dataclass
 class EarlyStopping:
@@ -410,6 +419,7 @@ class Config:
     optimizer: Optimizer = MISSING
     schedule: Schedule = MISSING
     loss: Loss = MISSING
+    logger: Logger = MISSING
     seed: int = 0
     seeds: int = 1  # replicates seed, seed+1, ... trained together; mean and std reported
     epochs: int = 20
@@ -466,6 +476,7 @@ GROUPS: dict[str, dict[str, type]] = {
         "inverse_time": RateDecay, "cosine": Cosine, "warmup_cosine": WarmupCosine,
     },
     "loss": {name: Loss for name in ("cross_entropy", "mse", "bce")} | {"hinge": Hinge},
+    "logger": {"none": Logger, "tensorboard": Logger},
 }
 
 

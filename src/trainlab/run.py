@@ -27,6 +27,7 @@ from trainlab.data import Dataset, load_dataset
 from trainlab.nn import mlp
 from trainlab.objectives import n_outputs
 from trainlab.program import Program, Shapes, program_for
+from trainlab.report import loggers
 
 PROBE_SIZE = 256  # samples of the fixed batch the diagnostics look at
 
@@ -261,6 +262,7 @@ def write_run(out_dir: Path, cfg: Config, outcome: Outcome, trial: int, summary:
         table, histograms = diagnostics.split_histograms(table, diagnostics.histogram_edges(cfg))
         records.write_csv(histograms, out_dir / "histograms.csv")
     records.write_csv(table, out_dir / "metrics.csv")
+    loggers.log_run(cfg.logger.name, out_dir, table)  # logger=tensorboard: event files
     records.write_json(summary, out_dir / "summary.json")
 
 
