@@ -33,10 +33,24 @@ def figure(height: int = 360, **layout) -> go.Figure:
 
 
 def seed_band(table: pd.DataFrame, column: str) -> pd.DataFrame:
-    """Per epoch: the mean of ``column`` over the rows (seeds, jobs) and its min and max."""
-    finite = table[["epoch", column]].replace([np.inf, -np.inf], np.nan)
-    stats = finite.groupby("epoch")[column].agg(["mean", "min", "max", "count"])
-    return stats[stats["count"] > 0].reset_index()
+    """Per epoch: the mean of ``column`` over the rows (seeds, jobs), its min, max and how many
+    finite values there were; epochs with none are left out. (numpy: a report draws hundreds
+    of these, and pandas' groupby costs milliseconds each.)"""
+    epoch = table["epoch"].to_numpy()
+    value = table[column].to_numpy(float)
+    if len(epoch) == 0:
+        return pd.DataFrame(columns=["epoch", "mean", "min", "max", "count"])
+    order = np.argsort(epoch, kind="stable")
+    epoch, value = epoch[order], value[order]
+    finite = np.isfinite(value)
+    epochs, starts = np.unique(epoch, return_index=True)
+    count = np.add.reduceat(finite.astype(int), starts)
+    total = np.add.reduceat(np.where(finite, value, 0.0), starts)
+    low = np.minimum.reduceat(np.where(finite, value, np.inf), starts)
+    high = np.maximum.reduceat(np.where(finite, value, -np.inf), starts)
+    keep = count > 0
+    return pd.DataFrame({"epoch": epochs[keep], "mean": total[keep] / count[keep],
+                         "min": low[keep], "max": high[keep], "count": count[keep]})
 
 
 def add_band_curve(fig: go.Figure, table: pd.DataFrame, column: str, *, name: str, index: int,
