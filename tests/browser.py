@@ -87,6 +87,9 @@ def visit(instance, path: Path, *, wait_rendered: bool = True) -> Visit:
     page.on("console", lambda message: seen.console.append((message.type, message.text)))
     page.on("pageerror", lambda error: seen.errors.append(str(error)))
     page.on("request", lambda request: seen.requests.append(request.url))
+    # A request off this machine is recorded and refused: a test never waits on the network.
+    page.route("**/*", lambda route: route.continue_()
+               if route.request.url.startswith(LOCAL_SCHEMES) else route.abort())
     page.goto(Path(path).resolve().as_uri(), wait_until="load")
     if wait_rendered:
         page.wait_for_selector("body[data-rendered=true]", state="attached",

@@ -113,6 +113,10 @@ def test_a_figure_for_each_hyperparameter_log_where_the_search_was(sweep):
     ([0.02, 0.05], "interval(0.01, 0.1)", False),
     ([3, 5], "tag(int, log, interval(1, 8))", True),
     (["sgd", "adam"], "sgd,adam", False),
+    (list(np.random.default_rng(0).uniform(0, 0.5, 200)), "interval(0, 0.5)", False),
+    # drawn values with no multirun.yaml to say how: the spread decides
+    (list(np.random.default_rng(0).uniform(0, 0.5, 200)), "", False),
+    (list(10 ** np.random.default_rng(0).uniform(-4, -1, 200)), "", True),
 ])
 def test_log_axis_rule(values, spec, log):
     assert sweep_data.log_scaled(pd.Series(values), spec) is log

@@ -113,7 +113,7 @@ def sweep_page(data: sweep_data.SweepData) -> str:
                        if (data.sweep_dir / str(j) / REPORT_FILE).is_file()],
         "sweepDir": str(data.sweep_dir),
     }
-    title = f"trainlab sweep {data.sweep_dir.name or data.sweep_dir}"
+    title = f"trainlab report: sweep {data.sweep_dir.resolve().name}"
     return _page(title, _sweep_header(data), sections, payload, job_panel=True)
 
 
@@ -236,7 +236,8 @@ def run_page(run_dir: Path, table: pd.DataFrame, summary: dict, overrides: list[
               f'<p class="facts">overrides: <code>{command or "(none)"}</code></p>'
               f'<p class="facts muted">{html.escape(str(run_dir))}</p>')
     payload = {"kind": "run", "figures": {n: _figure_json(f) for n, f in figures.items()}}
-    return _page(f"trainlab run {run_dir.name}", header, sections, payload, job_panel=False)
+    return _page(f"trainlab report: run {run_dir.resolve().name}", header, sections, payload,
+                 job_panel=False)
 
 
 def _summary_table(summary: dict) -> str:

@@ -195,9 +195,15 @@
   if (configsTable && DATA.configs) {
     makeTable(configsTable, DATA.configs.columns, DATA.configs.data, DATA.configs.jobKey);
   }
-  const drawn = [...document.querySelectorAll(".plot[data-figure]")].map((div) =>
-    draw(div, DATA.figures[div.dataset.figure]));
-  Promise.all(drawn).then(() => {
+  // One figure at a time, letting the browser paint in between: the tables show at once,
+  // the figures follow (a 2000-job sweep's take a while where WebGL is done in software).
+  async function drawAll() {
+    for (const div of document.querySelectorAll(".plot[data-figure]")) {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      await draw(div, DATA.figures[div.dataset.figure]);
+    }
+  }
+  drawAll().then(() => {
     const match = location.hash.match(/^#job=(.+)$/);
     if (match) openJob(decodeURIComponent(match[1]));
     document.body.dataset.rendered = "true";

@@ -87,18 +87,27 @@ def search_space(sweep_dir: Path) -> dict[str, str]:
 
 
 def log_scaled(values: pd.Series, spec: str = "") -> bool:
-    """Whether a hyperparameter reads best on a log axis: its search was ``tag(log, ...)``,
-    or its values are positive and span two decades or more, or (three or more of them) are
-    evenly spaced in log and not in linear (a grid like 1e-3, 3e-3, 1e-2)."""
+    """Whether a hyperparameter reads best on a log axis. The search says so where it can:
+    ``tag(log, ...)`` is log, any other ``interval(...)`` is linear. Otherwise (a grid, a
+    choice, no multirun.yaml) the values decide: positive, and either spanning two decades or
+    more, or (three or more) evenly spaced in log and not in linear (1e-3, 3e-3, 1e-2); with
+    many values, spanning two decades and spread evenly in log (their log's median mid-way)."""
     if _LOG_TAG.search(spec):
         return True
+    if "interval(" in spec:
+        return False
     numbers = pd.to_numeric(values, errors="coerce")
     if numbers.isna().any() or values.dtype == bool:
         return False
     unique = np.unique(numbers.to_numpy(float))
     if len(unique) < 2 or unique[0] <= 0:
         return False
-    if unique[-1] / unique[0] >= 100:
+    decades = np.log10(unique[-1] / unique[0])
+    if len(unique) > 10:  # drawn, not listed: which scale spreads them evenly
+        logs = np.log10(numbers.to_numpy(float))
+        middle = (np.median(logs) - logs.min()) / (logs.max() - logs.min())
+        return bool(decades >= 2 and 0.3 < middle < 0.7)
+    if decades >= 2:
         return True
     if len(unique) < 3:
         return False
