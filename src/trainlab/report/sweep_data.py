@@ -169,7 +169,11 @@ def top_curves(sweep_dir: Path, frame: pd.DataFrame, grouped: pd.DataFrame | Non
             label = " ".join(f"{key}={_short(config[key])}" for key in hyperparameters)
             entries.append((label or "all jobs", jobs))
     else:
-        entries = [(f"job {job}", [str(job)]) for job in finished["job"].head(k)]
+        entries = []
+        for _, row in finished.head(k).iterrows():
+            values = " ".join(f"{key}={_short(row[key])}" for key in hyperparameters)
+            label = f"job {row['job']}" + (f": {values}" if values else "")
+            entries.append((label if len(label) <= 70 else label[:69] + "…", [str(row["job"])]))
     curves = []
     for label, jobs in entries:
         tables = [_read_curves(sweep_dir / job / "metrics.csv", job) for job in jobs]
