@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from trainlab.report import tensorboard
+from trainlab.report import loggers, tensorboard
 
 
 def read(event_dir):
@@ -42,7 +42,7 @@ def assert_same_scalars(event_dir, rows: pd.DataFrame):
     written = scalars(event_dir)
     written = written[[c for c in written if not c.startswith(tensorboard.METRIC_PREFIX)]]
     written = written.dropna(how="all", subset=[c for c in written if c != "epoch"])
-    columns = tensorboard.scalar_columns(rows)
+    columns = loggers.scalar_columns(rows)
     assert sorted(written.columns) == sorted(["epoch", *columns])
     assert list(written.epoch) == list(rows.epoch)
     # float32 in the events (TensorBoard's simple_value); NaN and inf kept as they were

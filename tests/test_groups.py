@@ -70,7 +70,7 @@ COMBINED = {
     # The XOR net of lecture 001: sigmoid units and squared error, full batch.
     "xor": row(("data=xor",), ("model=mlp", "model.widths=[4]", "model.output_activation=sigmoid"),
                init="normal", activation="sigmoid", optimizer="nesterov",
-               schedule="exponential", loss="mse", extra=[FULL]),
+               schedule="exponential", loss="mse", logger="mlflow", extra=[FULL]),
     "moons": row(init="lecun_normal", activation="leaky_relu", normalization="layernorm",
                  regularizer="l1", optimizer="adagrad", schedule="inverse_time", loss="bce",
                  extra=["batch_size=16", "model.input_dropout=0.2"]),

@@ -13,6 +13,7 @@ import pytest
 from event_files import assert_same_scalars, hparams_data, scalars
 from report_fixtures import make_sweep, metrics
 from trainlab import sweep_table
+from trainlab.config import Logger
 from trainlab.report import loggers, tensorboard
 
 pytest.importorskip("tensorboard", reason="the tensorboard package (dev extra) reads the "
@@ -58,7 +59,7 @@ def test_a_rerun_replaces_the_events(tmp_path):
 
 
 def test_logger_none_writes_nothing(tmp_path):
-    loggers.log_run("none", tmp_path, metrics(1e-2, 0.1, [0]))
+    loggers.log_run(Logger(name="none"), tmp_path, metrics(1e-2, 0.1, [0]), {})
     assert list(tmp_path.iterdir()) == []
 
 

@@ -392,10 +392,19 @@ class Hinge(Loss):
 # ----------------------------------------------------------------------------------- logger
 @dataclass
 class Logger:
-    """Where a run's tables go besides its csv/json files (always written): ``none``, or
-    ``tensorboard`` (event files in the job dir, trainlab.report.tensorboard)."""
+    """Where a run's tables go besides its csv/json files (always written): ``none``,
+    ``tensorboard`` (event files in the job dir) or ``mlflow``; see trainlab.report.loggers."""
 
     name: str = MISSING
+
+
+@dataclass
+class Mlflow(Logger):
+    """``logger=mlflow`` (the ``mlflow`` extra): a run per job in a local MLflow store."""
+
+    name: str = "mlflow"
+    tracking_uri: str = "sqlite:///mlflow.db"  # a SQLite file in the working directory
+    experiment: str = "trainlab"
 
 
 # ------------------------------------------------------------------------------- top level
@@ -476,7 +485,7 @@ GROUPS: dict[str, dict[str, type]] = {
         "inverse_time": RateDecay, "cosine": Cosine, "warmup_cosine": WarmupCosine,
     },
     "loss": {name: Loss for name in ("cross_entropy", "mse", "bce")} | {"hinge": Hinge},
-    "logger": {"none": Logger, "tensorboard": Logger},
+    "logger": {"none": Logger, "tensorboard": Logger, "mlflow": Mlflow},
 }
 
 

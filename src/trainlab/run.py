@@ -57,7 +57,9 @@ def to_config(cfg: DictConfig | Config) -> Config:
     """A validated, plain-dataclass config (what every function below takes)."""
     if isinstance(cfg, DictConfig):
         cfg = OmegaConf.to_object(cfg)
-    return validate(cfg)
+    cfg = validate(cfg)
+    loggers.check(cfg.logger)  # a logger's missing package: one line now, not after training
+    return cfg
 
 
 def use_dtype(dtype: str) -> None:
@@ -262,7 +264,7 @@ def write_run(out_dir: Path, cfg: Config, outcome: Outcome, trial: int, summary:
         table, histograms = diagnostics.split_histograms(table, diagnostics.histogram_edges(cfg))
         records.write_csv(histograms, out_dir / "histograms.csv")
     records.write_csv(table, out_dir / "metrics.csv")
-    loggers.log_run(cfg.logger.name, out_dir, table)  # logger=tensorboard: event files
+    loggers.log_run(cfg.logger, out_dir, table, summary)  # logger=tensorboard, mlflow
     records.write_json(summary, out_dir / "summary.json")
 
 

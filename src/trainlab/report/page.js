@@ -147,11 +147,13 @@
     const row = byJob.get(String(job));
     if (!panel || !row) return;
     selected = String(job);
+    const kind = (field) => (/_acc(_std)?$/.test(field) ? "pct" : "");
     const fields = jobs.fields.map((f, i) =>
-      `<tr><th>${esc(f)}</th><td>${esc(fmt(row[i], f.endsWith("_acc") ? "pct" : ""))}</td></tr>`);
+      `<tr><th>${esc(f)}</th><td>${esc(fmt(row[i], kind(f)))}</td></tr>`);
     const overrides = [...(DATA.fixed || []), ...overridesOf(row)];
+    const folder = encodeURIComponent(selected);
     const page = (DATA.runReports || []).includes(selected)
-      ? `<a href="${encodeURI(selected)}/report.html">its own report</a> (every diagnostic)`
+      ? `<a href="${folder}/report.html">its own report</a> (every diagnostic)`
       : `its own page with every diagnostic: <code>trainlab report ${esc(DATA.sweepDir)}/` +
         `${esc(selected)}</code>`;
     const curves = DATA.jobFigures && DATA.jobFigures[selected];
@@ -160,7 +162,7 @@
       `${esc(row[J.status])}</span></h2>` +
       `<p>${esc(DATA.objective)} = <b>${esc(fmt(row[J.objective]))}</b></p>` +
       `<p>rerun it alone:</p><pre>train ${esc(overrides.join(" "))}</pre>` +
-      `<p>files: <a href="${encodeURI(selected)}/">${esc(selected)}/</a> · ${page}</p>` +
+      `<p>files: <a href="${folder}/">${esc(selected)}/</a> · ${page}</p>` +
       (curves ? '<div class="plot" id="job-curves"></div>'
         : '<p class="muted">Learning curves are embedded for the top jobs only.</p>') +
       `<table class="fields">${fields.join("")}</table>`;

@@ -27,10 +27,10 @@ from tensorboardX import FileWriter
 from tensorboardX.proto import api_pb2, plugin_hparams_pb2
 from tensorboardX.proto.summary_pb2 import Summary, SummaryMetadata
 
+from trainlab.report.loggers import scalar_columns
+
 EVENT_DIR = "tensorboard"
 HPARAMS_SUFFIX = ".hparams"
-# The table's columns that are not scalars: the run (seed) and the step (epoch).
-_NOT_SCALARS = ("seed", "epoch")
 # The sweep table's fields shown as HParams metrics, besides the objective, when present.
 HPARAM_METRICS = ("best_val_loss", "best_val_acc", "test_loss", "test_acc")
 METRIC_PREFIX = "summary/"
@@ -39,8 +39,10 @@ _STATUS = {"ok": "STATUS_SUCCESS", "stopped_early": "STATUS_SUCCESS",
 
 
 # ------------------------------------------------------------------------------ scalars
-def write_run(job_dir: Path | str, table: pd.DataFrame) -> Path:
-    """The metrics table as per-epoch scalars in ``job_dir/tensorboard``; returns that dir."""
+def write_run(job_dir: Path | str, table: pd.DataFrame, summary: dict | None = None,
+              settings=None) -> Path:
+    """The metrics table as per-epoch scalars in ``job_dir/tensorboard``; returns that dir.
+    (The summary goes in at the end of the sweep, with the HParams.)"""
     job_dir = Path(job_dir)
     target = job_dir / EVENT_DIR
     building = Path(tempfile.mkdtemp(dir=job_dir, prefix=f".{EVENT_DIR}.", suffix=".tmp"))
@@ -54,12 +56,6 @@ def write_run(job_dir: Path | str, table: pd.DataFrame) -> Path:
     finally:
         shutil.rmtree(building, ignore_errors=True)
     return target
-
-
-def scalar_columns(table: pd.DataFrame) -> list[str]:
-    """The columns written as scalars: all but seed and epoch, and none that is only empty
-    (a regression's accuracy)."""
-    return [c for c in table.columns if c not in _NOT_SCALARS and table[c].notna().any()]
 
 
 def _write_scalars(event_dir: Path, rows: pd.DataFrame) -> None:
