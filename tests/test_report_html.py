@@ -192,6 +192,14 @@ def test_a_broken_pbt_file_is_one_clear_error(tmp_path, capsys):
     assert err.count("\n") == 0 and "pbt.csv" in err and "parent" in err
 
 
+def test_a_sweep_with_nothing_finished_yet(tmp_path):
+    sweep = make_sweep(tmp_path)
+    for job in sweep_table.job_dirs(sweep):
+        (job / "summary.json").unlink()  # killed before any job finished
+    _, data = parse(report(sweep))
+    assert data["figures"] == {} and len(data["jobs"]["rows"]) == 12
+
+
 def test_text_from_the_jobs_cannot_end_the_data_block(tmp_path):
     sweep = tmp_path / "sweep"
     for i, name in enumerate(["a</script><script>alert(1)</script>", "b"]):

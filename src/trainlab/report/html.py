@@ -55,7 +55,11 @@ def sweep_page(data: sweep_data.SweepData) -> str:
             f"The jobs alike but for the seed, ranked by the mean {data.objective} over "
             "their finished seeds (± its standard deviation; n jobs). Click a row for its "
             "best job.", '<div id="configs-table"></div>'))
-    if data.hyperparameters:
+    plotted = data.hyperparameters and frame["objective"].notna().any()  # a finished job
+    if data.hyperparameters and not plotted:
+        sections.append(_section("hyperparameters", "Objective against each hyperparameter",
+                                 "No job has finished yet: nothing to plot.", ""))
+    if plotted:
         plots = []
         for i, key in enumerate(data.hyperparameters):
             figures[f"hp-{i}"] = sweep_charts.objective_against(
@@ -73,7 +77,7 @@ def sweep_page(data: sweep_data.SweepData) -> str:
             "The mean over seeds, and the band from the lowest to the highest seed where "
             "there are several. Click a line for its (best) job.",
             '<div class="plot" data-figure="curves"></div>'))
-    if data.hyperparameters:
+    if plotted:
         figures["parallel"] = sweep_charts.parallel_coordinates(
             frame, data.hyperparameters, data.log_keys, data.objective)
         sections.append(_section(
