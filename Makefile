@@ -8,8 +8,8 @@ STAMP  := $(VENV)/.installed
 FIGURES := $(sort $(basename $(notdir $(wildcard experiments/*.yaml))))
 
 .DEFAULT_GOAL := help
-.PHONY: help install train test test-fast test-slow lint bench bench-sweep bench-data figures \
-	gallery yamls clean
+.PHONY: help install train test test-fast test-slow lint bench bench-sweep bench-data \
+	bench-report figures gallery yamls report-screenshot clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z%_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -49,6 +49,13 @@ bench-sweep: $(STAMP) ## a 64-trial lr sweep: vectorized launcher vs basic, per-
 
 bench-data: $(STAMP) ## MLP 784-256-10 on Fashion-MNIST: trainlab vs hand-written JAX and PyTorch
 	$(BIN)/python benchmarks/bench_data.py $(ARGS)
+
+bench-report: $(STAMP) ## trainlab report on a made-up 2000-job sweep: seconds to the table and page
+	$(BIN)/python benchmarks/bench_report.py $(ARGS)
+
+report-screenshot: $(STAMP) ## docs/report-sweep.png, from the browser test's own run (chromium)
+	TRAINLAB_REPORT_SCREENSHOT=docs/report-sweep.png $(BIN)/python -m pytest \
+		tests/test_report_browser.py -m slow -k sweep_page
 
 fig-%: $(STAMP) ## build one lecture figure: results/NAME/figure.png and table.csv
 	$(BIN)/trainlab figure $*

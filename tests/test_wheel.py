@@ -25,6 +25,7 @@ def test_a_wheel_ships_the_configs_and_trains(tmp_path):
                   for p in (ROOT / "src" / "trainlab" / "conf").rglob("*.yaml"))
     assert set(conf) <= set(names)
     assert any(n.startswith("hydra_plugins/trainlab_launcher/") for n in names)
+    assert {"trainlab/report/page.js", "trainlab/report/page.css"} <= set(names)
 
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
@@ -43,3 +44,7 @@ def test_a_wheel_ships_the_configs_and_trains(tmp_path):
         cwd=elsewhere, env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     assert (elsewhere / "run" / "summary.json").is_file()
+    report = subprocess.run([sys.executable, "-m", "trainlab.commands", "report", "run"],
+                            cwd=elsewhere, env=env, capture_output=True, text=True, timeout=300)
+    assert report.returncode == 0, report.stderr
+    assert (elsewhere / "run" / "report.html").is_file()  # page.js and page.css inlined

@@ -1,6 +1,6 @@
 """The ``trainlab`` command: tools around runs that are not a training run themselves.
 
-    trainlab report SWEEP_DIR         rebuild a sweep's summary.csv and table from its job dirs
+    trainlab report DIR               a sweep's summary.csv and table, and report.html (or a run's)
     trainlab figure NAME [--from DIR] build (or redraw from stored runs) a lecture figure
     trainlab gradcheck [overrides]    compare autodiff gradients with finite differences
 
@@ -13,7 +13,7 @@ import importlib
 import sys
 
 SUBCOMMANDS = {
-    "report": ("trainlab.sweep_report", "rebuild a sweep's summary table from its job dirs"),
+    "report": ("trainlab.sweep_report", "a sweep's (or a run's) table and report.html page"),
     "figure": ("trainlab.figures", "build or redraw a lecture figure"),
     "gradcheck": ("trainlab.gradcheck", "check autodiff gradients against finite differences"),
 }

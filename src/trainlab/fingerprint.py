@@ -23,6 +23,8 @@ def config_hash(cfg: Config) -> str:
     fields = dataclasses.asdict(cfg)
     for name in _DISPLAY_ONLY:
         fields.pop(name, None)
+    if fields.get("logger") == {"name": "none"}:  # the hash of runs from before loggers existed
+        fields.pop("logger")
     text = json.dumps(fields, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

@@ -112,4 +112,5 @@ def write_job(out_dir: Path, cfg: Config, outcome: Outcome, trial: int, summary:
         table, histograms = diagnostics.split_histograms(table, diagnostics.histogram_edges(cfg))
         records.write_csv(histograms, out_dir / "histograms.csv")
     records.write_csv(table, out_dir / "metrics.csv")
+    cfg.logger.log_run(out_dir, table, summary)  # logger=tensorboard, mlflow
     records.write_json(summary, out_dir / "summary.json")

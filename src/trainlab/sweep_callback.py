@@ -1,8 +1,11 @@
-"""The Hydra callback that ends every multirun with the sweep's table: ``summary.csv`` in the
-sweep dir and the best rows in the terminal (configured in conf/config.yaml)."""
+"""The Hydra callback that ends every multirun with the sweep's results: ``summary.csv`` in
+the sweep dir, the best rows in the terminal, the loggers' sweep files (TensorBoard HParams
+of jobs run with ``logger=tensorboard``) and ``report.html`` (configured in conf/config.yaml;
+``hydra.callbacks.sweep_summary.html=false`` skips the page)."""
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from hydra.experimental.callback import Callback
@@ -10,12 +13,26 @@ from omegaconf import DictConfig
 
 
 class SweepSummary(Callback):
-    def __init__(self, top: int = 10) -> None:
+    def __init__(self, top: int = 10, html: bool = True, curves: int = 10) -> None:
         self.top = top
+        self.html = html
+        self.curves = curves
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         from trainlab import sweep_table  # pandas only when a sweep ends
+        from trainlab.report import loggers
 
         sweep_dir = str(config.hydra.sweep.dir)
         frame, objective = sweep_table.write(sweep_dir)
         sweep_table.print_best(frame, objective, sweep_dir, self.top)
+        if frame.empty:
+            return
+        loggers.log_sweep(sweep_dir, frame, sweep_table.swept_columns(frame))
+        if self.html:
+            from trainlab.report import html
+            from trainlab.report.sweep_data import ReportError
+
+            try:
+                print(f"report: {html.write_sweep(sweep_dir, frame, objective, self.curves)}")
+            except ReportError as error:  # a file beside the jobs (pbt.csv) is broken
+                print(f"report: not written: {error}", file=sys.stderr)

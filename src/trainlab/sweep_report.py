@@ -1,9 +1,16 @@
-"""``trainlab report SWEEP_DIR``: rebuild a sweep's ``summary.csv`` and table from the files of
-its job directories (after a kill, a resumed sweep, or runs copied back from a cluster)."""
+"""``trainlab report DIR``: the results of a sweep or of a run, rebuilt from its files.
+
+- a sweep dir (``hydra.sweep.dir``): rebuild ``summary.csv`` from its job directories (after a
+  kill, a resumed sweep, or runs copied back from a cluster), show the best rows, refresh the
+  loggers' sweep files (TensorBoard HParams of jobs run with ``logger=tensorboard``), and
+  write ``report.html``;
+- a run dir (a folder with ``metrics.csv``): show its summary and write its ``report.html``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -12,21 +19,66 @@ from trainlab import sweep_table
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
-        prog="trainlab report", description="Rebuild a sweep's summary.csv and table.")
-    parser.add_argument("sweep_dir", type=Path, help="a multirun directory (hydra.sweep.dir)")
+        prog="trainlab report",
+        description="Rebuild a sweep's summary.csv and table, and write report.html (a page "
+                    "that opens offline) for a sweep or a run.")
+    parser.add_argument("dir", type=Path, metavar="DIR",
+                        help="a multirun directory (hydra.sweep.dir) or a run directory")
     parser.add_argument("--top", type=int, default=10, help="rows to show (default 10)")
-    parser.add_argument("--no-write", action="store_true", help="only show, keep summary.csv")
+    parser.add_argument("--curves", type=int, default=10, metavar="K",
+                        help="learning curves of the best K jobs or configurations in the "
+                             "page (default 10)")
+    parser.add_argument("--no-html", action="store_true", help="no report.html")
+    parser.add_argument("--no-write", action="store_true",
+                        help="only show: write nothing (summary.csv is kept as it is)")
     args = parser.parse_args(argv)
-    if not args.sweep_dir.is_dir():
-        print(f"trainlab report: error: {args.sweep_dir}: no such directory", file=sys.stderr)
-        return 2
+    if not args.dir.is_dir():
+        return _error(f"{args.dir}: no such directory")
+    if args.top < 0 or args.curves < 0:
+        return _error("--top and --curves: must be integers >= 0")
+    if sweep_table.job_dirs(args.dir):
+        return _sweep(args)
+    if (args.dir / "metrics.csv").is_file():
+        return _run(args)
+    return _error(f"{args.dir}: no job directories (folders with .hydra/overrides.yaml) and no "
+                  "metrics.csv: neither a sweep nor a run")
+
+
+def _error(message: str) -> int:
+    print(f"trainlab report: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _sweep(args) -> int:
+    from trainlab.report import html, loggers
+    from trainlab.report.sweep_data import ReportError
+
     build = sweep_table.build if args.no_write else sweep_table.write
-    frame, objective = build(args.sweep_dir)
-    if frame.empty:
-        print(f"trainlab report: error: {args.sweep_dir}: no job directories (folders with "
-              ".hydra/overrides.yaml)", file=sys.stderr)
-        return 2
-    sweep_table.print_best(frame, objective, args.sweep_dir, args.top)
-    if not args.no_write:
-        print(f"wrote {args.sweep_dir / 'summary.csv'}")
+    frame, objective = build(args.dir)
+    sweep_table.print_best(frame, objective, args.dir, args.top)
+    if args.no_write:
+        return 0
+    print(f"wrote {args.dir / 'summary.csv'}")
+    swept = sweep_table.swept_columns(frame)
+    for name, count in loggers.log_sweep(args.dir, frame, swept).items():
+        print(f"wrote {name} HParams of {count} jobs")
+    if not args.no_html:
+        try:
+            path = html.write_sweep(args.dir, frame, objective, top_k=args.curves)
+        except ReportError as error:
+            return _error(str(error))
+        print(f"wrote {path}")
+    return 0
+
+
+def _run(args) -> int:
+    from trainlab.report import html, print_summary
+
+    try:
+        summary = json.loads((args.dir / "summary.json").read_text())
+        print_summary(summary, title=f"run {args.dir}")
+    except (OSError, ValueError):
+        print(f"run {args.dir}: no summary.json (it did not finish)")
+    if not (args.no_write or args.no_html):
+        print(f"wrote {html.write_run(args.dir)}")
     return 0

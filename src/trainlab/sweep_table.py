@@ -34,7 +34,7 @@ def job_dirs(sweep_dir: Path | str) -> list[Path]:
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: a sweep has many files
 
 
-def _read_yaml(path: Path):
+def read_yaml(path: Path):
     try:
         return yaml.load(path.read_text(), Loader=_LOADER)
     except (OSError, yaml.YAMLError):
@@ -44,11 +44,11 @@ def _read_yaml(path: Path):
 def _job_row(job_dir: Path) -> tuple[dict[str, str], dict, str]:
     """(override key -> value, summary fields, objective name) of one job directory."""
     overrides = {}
-    for item in _read_yaml(job_dir / ".hydra" / "overrides.yaml") or []:
+    for item in read_yaml(job_dir / ".hydra" / "overrides.yaml") or []:
         key, _, value = str(item).partition("=")
         if not key.lstrip("+~").startswith("hydra."):
             overrides[key.lstrip("+~")] = value
-    config = _read_yaml(job_dir / ".hydra" / "config.yaml") or {}
+    config = read_yaml(job_dir / ".hydra" / "config.yaml") or {}
     objective = config.get("objective", DEFAULT_OBJECTIVE) if isinstance(config, dict) \
         else DEFAULT_OBJECTIVE
     try:
@@ -123,7 +123,7 @@ def print_best(frame: pd.DataFrame, objective: str, sweep_dir: Path | str, top: 
     console.print(f"sweep {sweep_dir}: {len(frame)} jobs ({tally}), best by {objective}",
                   soft_wrap=True, style="bold")
     table = Table(header_style="bold")
-    shown = [("job", "{}"), *((c, "{}") for c in _swept_columns(frame)),
+    shown = [("job", "{}"), *((c, "{}") for c in swept_columns(frame)),
              *((c, f) for c, f in _SHOWN.items() if c in frame)]
     for name, _ in shown:
         table.add_column(name, justify="left" if name in ("job", "status") else "right")
@@ -132,7 +132,7 @@ def print_best(frame: pd.DataFrame, objective: str, sweep_dir: Path | str, top: 
     console.print(table)
 
 
-def _swept_columns(frame: pd.DataFrame) -> list[str]:
+def swept_columns(frame: pd.DataFrame) -> list[str]:
     """The override columns: those before ``objective``, after ``job``."""
     columns = list(frame.columns)
     return columns[1:columns.index("objective")]

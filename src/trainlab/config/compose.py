@@ -90,6 +90,7 @@ def validate(cfg: Config) -> Config:
     batch_size_of(cfg.batch_size)
     cfg.model.check()
     cfg.optimizer.check(cfg)
+    cfg.logger.check()  # a logger's missing package: one line now, not after training
     return cfg
 
 

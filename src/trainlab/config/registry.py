@@ -29,6 +29,7 @@ CHOICE_MODULES = (
     "trainlab.optimizers",
     "trainlab.schedules",
     "trainlab.losses",
+    "trainlab.report.loggers",
 )
 
 _CHOICES: dict[str, dict[str, type]] = {}

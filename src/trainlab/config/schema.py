@@ -143,6 +143,17 @@ class Loss:
 
 
 @dataclass
+class Logger:
+    """Where a run's tables go besides its csv/json files, always written (report/loggers.py)."""
+
+    group: ClassVar[str] = "logger"
+    name: str = MISSING
+
+    def check(self) -> None:
+        """Raise ConfigError now, before training, if this logger cannot write."""
+
+
+@dataclass
 class EarlyStopping:
     enabled: bool = False
     patience: int = at_least(10, 1)  # checks without improvement before stopping
@@ -168,6 +179,7 @@ class Config:
     optimizer: Optimizer = MISSING
     schedule: Schedule = MISSING
     loss: Loss = MISSING
+    logger: Logger = MISSING
     seed: int = 0
     seeds: int = at_least(1, 1)  # replicates seed, seed+1, ... trained together
     epochs: int = at_least(20, 1)
