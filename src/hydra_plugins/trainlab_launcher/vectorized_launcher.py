@@ -34,7 +34,6 @@ from hydra.core.utils import (
     JobRuntime,
     JobStatus,
     configure_log,
-    filter_overrides,
     setup_globals,
 )
 from hydra.plugins.launcher import Launcher
@@ -48,14 +47,18 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class _Job:
-    """One job of the batch, composed and checked."""
+    """One job of the batch, composed (or derived from a composed one) and checked."""
 
     index: int
-    config: DictConfig  # with the hydra node, as Hydra's callbacks get it
-    hydra_cfg: DictConfig  # HydraConfig's copy of that node, what hydra.yaml holds
-    task_cfg: DictConfig  # without it, as the app gets it
     cfg: Any  # trainlab.config.Config
     out_dir: Path
+    overrides: list[str]  # the app's (hydra.overrides.task)
+    # Composed by Hydra: the config with the hydra node (what Hydra's callbacks get), its
+    # HydraConfig copy (what hydra.yaml holds) and the app's config. None when derived.
+    config: DictConfig | None = None
+    hydra_cfg: DictConfig | None = None
+    task_cfg: DictConfig | None = None
+    files: dict[str, str] | None = None  # derived: the .hydra files' texts
     result: JobReturn | None = None
 
 
@@ -100,14 +103,56 @@ class VectorizedLauncher(Launcher):
             cfg = to_config(task_cfg)
         except ConfigError as error:
             _fail(str(error))
-        return _Job(index, config, hydra_cfg, task_cfg, cfg, out_dir)
+        return _Job(index, cfg, out_dir, list(config.hydra.overrides.task), config, hydra_cfg,
+                    task_cfg)
+
+    def _jobs(self, job_overrides, initial_job_idx: int) -> list[_Job]:
+        """Every job of the batch, checked. A job that differs from an earlier one of its
+        shape only in plain values is derived from it (job_configs.py) - unless a callback
+        wants each job's config (on_job_start / on_job_end), which only Hydra composes."""
+        from trainlab.config import ConfigError, validate
+
+        configs = JobConfigs(self.hydra_context.config_loader, self.config)
+        derive = not _job_callbacks(self.hydra_context)
+        jobs = []
+        for offset, overrides in enumerate(job_overrides):
+            index, overrides = initial_job_idx + offset, list(overrides)
+            job, shape = None, configs.shape(overrides) if derive else None
+            template = configs.templates.get(shape)
+            if template is not None:
+                out_dir = template.sweep_dir / str(index)
+                try:
+                    made = configs.derive(template, overrides, index, out_dir.absolute(),
+                                          validate)
+                except ConfigError as error:
+                    _fail(str(error))
+                if made is not None:
+                    job = _Job(index, made.cfg, out_dir, made.overrides, files=made.files)
+            if job is None:
+                job = self._compose(configs, overrides, index)
+                if derive and shape not in configs.templates and configs.derivable(
+                        shape, overrides):
+                    configs.remember(shape, overrides, job.config, job.task_cfg,
+                                     job.hydra_cfg, job.cfg, job.out_dir.parent)
+            jobs.append(job)
+        derived = sum(job.files is not None for job in jobs)
+        log.debug(f"{len(jobs)} jobs: {len(jobs) - derived} composed by Hydra, {derived} "
+                  "derived from them")
+        return jobs
 
     def _start(self, job: _Job) -> None:
         """What Hydra's run_job does before calling the app: the job directory, ``.hydra/``,
         and the callbacks' on_job_start."""
-        assert self.hydra_context is not None
+        assert self.hydra_context is not None and self.config is not None
         job.out_dir.mkdir(parents=True, exist_ok=True)
         (job.out_dir / "summary.json").unlink(missing_ok=True)  # another config's results
+        if job.files is not None:  # derived: no callback wants its config
+            if self.config.hydra.output_subdir is not None:
+                hydra_dir = job.out_dir / str(self.config.hydra.output_subdir)
+                hydra_dir.mkdir(exist_ok=True)
+                for name, text in job.files.items():
+                    (hydra_dir / name).write_text(text, encoding="utf-8")
+            return
         HydraConfig.instance().cfg = job.hydra_cfg  # what set_config(job.config) gave
         if job.config.hydra.output_subdir is not None:
             hydra_dir = job.out_dir / str(job.config.hydra.output_subdir)
@@ -119,19 +164,20 @@ class VectorizedLauncher(Launcher):
                                                   task_function=self.task_function)
 
     def _finish(self, job: _Job, value: Any, failed: bool = False) -> None:
-        assert self.hydra_context is not None
-        HydraConfig.instance().cfg = job.hydra_cfg
+        assert self.hydra_context is not None and self.config is not None
         result = JobReturn(
-            overrides=list(job.config.hydra.overrides.task),
-            cfg=job.task_cfg,
+            overrides=list(job.overrides),
+            cfg=job.task_cfg,  # None for a derived job (no callback asked for it)
             hydra_cfg=job.hydra_cfg,
-            working_dir=str(job.out_dir) if job.config.hydra.job.chdir else os.getcwd(),
-            task_name=JobRuntime.instance().get("name"),
+            working_dir=str(job.out_dir) if self.config.hydra.job.chdir else os.getcwd(),
+            task_name=self._task_name,
             status=JobStatus.FAILED if failed else JobStatus.COMPLETED,
         )
         result.return_value = value
         job.result = result
-        self.hydra_context.callbacks.on_job_end(config=job.config, job_return=result)
+        if job.config is not None:
+            HydraConfig.instance().cfg = job.hydra_cfg
+            self.hydra_context.callbacks.on_job_end(config=job.config, job_return=result)
 
     # --------------------------------------------------------------------------- launch
     def launch(self, job_overrides, initial_job_idx: int) -> list[JobReturn]:
@@ -145,12 +191,9 @@ class VectorizedLauncher(Launcher):
                 logging.getLogger(name).setLevel(logger.level)
         Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
         before = HydraConfig.instance().cfg
+        self._task_name = JobRuntime.instance().get("name")
         try:
-            configs = JobConfigs(self.hydra_context.config_loader, self.config)
-            jobs = []
-            for offset, overrides in enumerate(job_overrides):
-                jobs.append(self._compose(configs, overrides, initial_job_idx + offset))
-                log.debug(f"\t#{jobs[-1].index} : {' '.join(filter_overrides(overrides))}")
+            jobs = self._jobs(job_overrides, initial_job_idx)
             todo = []
             for job in jobs:
                 done = fingerprint.finished_summary(job.out_dir, job.cfg) if self.resume else None
@@ -174,7 +217,7 @@ class VectorizedLauncher(Launcher):
         from trainlab import plan, records
         from trainlab.config import ConfigError
 
-        planned = [plan.Job(j.cfg, j.out_dir, list(j.config.hydra.overrides.task)) for j in jobs]
+        planned = [plan.Job(j.cfg, j.out_dir, list(j.overrides)) for j in jobs]
         owner = {id(p): job for p, job in zip(planned, jobs)}
         try:  # every group's data is loaded and checked before any job starts
             groups = plan.plan(
@@ -210,6 +253,15 @@ class VectorizedLauncher(Launcher):
                     f"{group.devices[0].platform} device(s) ({group.reason}): compile "
                     f"{compile_s:.1f} s, run {run_s:.1f} s ({run_s / n:.3f} s a trial), "
                     f"{time.perf_counter() - start:.1f} s in all")
+
+
+def _job_callbacks(context: HydraContext) -> bool:
+    """Whether a callback of this run acts on each job (and so needs its composed config)."""
+    from hydra.experimental.callback import Callback
+
+    return any(getattr(type(cb), hook, None) is not getattr(Callback, hook)
+               for cb in getattr(context.callbacks, "callbacks", [])
+               for hook in ("on_job_start", "on_job_end"))
 
 
 def _save_yaml(node, path: Path) -> None:
