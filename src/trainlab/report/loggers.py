@@ -1,8 +1,8 @@
 """The ``logger`` group's choices, one class each: what each writes when a run's files are
 written (``log_run``, called by ``outcome.write_job``) and when a sweep's table is
-(``log_sweep``, by the sweep callback and ``trainlab report``). The csv/json files are always written; a logger only
-adds files for another tool. Each logger's module is imported only when it is used, and
-``check`` (before training) says in one line when its package is missing."""
+(``log_sweep``, by the sweep callback and ``trainlab report``). The csv/json files are always
+written; a logger only adds files for another tool. Each logger's module is imported only when
+it is used, and ``check`` (before training) says in one line when its package is missing."""
 
 from __future__ import annotations
 
