@@ -85,3 +85,13 @@ def test_every_choice_is_a_dataclass_with_a_name_default():
         for cls in choices.values():
             fields = {f.name: f for f in dataclasses.fields(cls)}
             assert fields["name"].default == cls().name
+
+
+def test_as_dict_is_dataclasses_asdict():
+    from trainlab.config.signature import as_dict
+
+    for choices in GROUPS.values():
+        for cls in choices.values():
+            assert as_dict(cls()) == dataclasses.asdict(cls())
+    cfg = compose(["model.widths=[3,4]", "optimizer=adamw", "schedule=step"])
+    assert as_dict(cfg) == dataclasses.asdict(cfg)

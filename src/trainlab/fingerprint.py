@@ -7,12 +7,12 @@ that job's finished results; anything else (no summary, another config's) is run
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 from pathlib import Path
 
 from trainlab.config import Config
+from trainlab.config.signature import as_dict
 
 # Fields that change what is shown while training, not what a run computes or writes.
 _DISPLAY_ONLY = ("progress",)
@@ -20,7 +20,7 @@ _DISPLAY_ONLY = ("progress",)
 
 def config_hash(cfg: Config) -> str:
     """A short, stable hash of everything in ``cfg`` that changes a run's results."""
-    fields = dataclasses.asdict(cfg)
+    fields = as_dict(cfg)
     for name in _DISPLAY_ONLY:
         fields.pop(name, None)
     if fields.get("logger") == {"name": "none"}:  # the hash of runs from before loggers existed

@@ -58,21 +58,56 @@ def n_params(outcome: Outcome) -> int:
     return sum(leaf[0].size for leaf in jax.tree_util.tree_leaves(outcome.nets["init"].params))
 
 
-def summarize(cfg: Config, outcome: Outcome, rows: np.ndarray, overrides: list[str]
-              ) -> tuple[dict, records.pd.DataFrame]:
-    """The metrics table and summary of one job, whose trials are ``rows`` of the outcome."""
+def _status(outcome: Outcome, trial: int) -> str:
+    return ("diverged" if outcome.diverged[trial]
+            else "stopped_early" if outcome.stopped[trial] else "ok")
+
+
+def trial_summaries(outcome: Outcome) -> list[dict]:
+    """Every trial's summary fields (records.SEED_FIELDS, and the average's test metrics),
+    read off the history arrays for all trials at once (what records.seed_summary reads off
+    one seed's table)."""
+    n_trials, n_rows = outcome.history["step"].shape
+    trials = np.arange(n_trials)
+    best = np.clip(outcome.best_epoch.astype(int), 0, n_rows - 1)
+
+    def column(name: str) -> np.ndarray:
+        return outcome.history.get(name, np.full((n_trials, n_rows), np.nan))
+
+    fields = {
+        "best_val_loss": column("val_loss")[trials, best],
+        "best_val_acc": column("val_acc")[trials, best],
+        "final_train_loss": column("train_loss")[:, -1],
+        "final_train_acc": column("train_acc")[:, -1],
+        "final_val_loss": column("val_loss")[:, -1],
+        "final_val_acc": column("val_acc")[:, -1],
+        "test_loss": outcome.test.get("test_loss", np.full(n_trials, np.nan)),
+        "test_acc": outcome.test.get("test_acc", np.full(n_trials, np.nan)),
+    } | {k: v for k, v in outcome.test.items() if k.startswith("test_avg_")}
+    values = {k: np.asarray(v).astype(float).tolist() for k, v in fields.items()}
+    return [{"status": _status(outcome, t), "best_epoch": int(best[t])}
+            | {k: v[t] for k, v in values.items()} for t in range(n_trials)]
+
+
+def summarize(cfg: Config, outcome: Outcome, rows: np.ndarray, overrides: list[str],
+              per_trial: list[dict] | None = None) -> tuple[dict, records.pd.DataFrame | None]:
+    """The summary of one job, whose trials are ``rows`` of the outcome, and its metrics
+    table (None when ``per_trial``, the chunk's ``trial_summaries``, is given: the chunk's
+    files are then written from one table, ``write_jobs``)."""
     seeds = [cfg.seed + i for i in range(len(rows))]
-    history = {k: v[rows] for k, v in outcome.history.items()}
-    table = records.metrics_table(history, seeds)
-    per_seed = []
-    for i, trial in enumerate(rows):
-        status = ("diverged" if outcome.diverged[trial]
-                  else "stopped_early" if outcome.stopped[trial] else "ok")
-        test = {k: v[trial] for k, v in outcome.test.items()}
-        per_seed.append(records.seed_summary(
-            table[table.seed == seeds[i]], int(outcome.best_epoch[trial]), status, test
-        ))
-        per_seed[-1] |= {k: float(v) for k, v in test.items() if k.startswith("test_avg_")}
+    table = None
+    if per_trial is None:
+        history = {k: v[rows] for k, v in outcome.history.items()}
+        table = records.metrics_table(history, seeds)
+        per_seed = []
+        for i, trial in enumerate(rows):
+            test = {k: v[trial] for k, v in outcome.test.items()}
+            per_seed.append(records.seed_summary(
+                table[table.seed == seeds[i]], int(outcome.best_epoch[trial]),
+                _status(outcome, trial), test))
+            per_seed[-1] |= {k: float(v) for k, v in test.items() if k.startswith("test_avg_")}
+    else:
+        per_seed = [per_trial[trial] for trial in rows]
     summary = records.combine_seeds(per_seed)
     steps = float(outcome.steps[rows].max())
     summary |= {
@@ -105,12 +140,41 @@ def write_job(out_dir: Path, cfg: Config, outcome: Outcome, trial: int, summary:
     """The files of the run contract, ``summary.json`` last; the nets are those of the job's
     first trial (its first seed)."""
     out_dir = Path(out_dir)
-    if cfg.save_params:
-        for name, net in outcome.nets.items():
-            records.write_npz(_arrays(select(net, trial)), out_dir / f"params_{name}.npz")
+    _write_nets(out_dir, cfg, outcome, trial)
     if cfg.diagnostics == "full":  # histograms in a long table of their own
         table, histograms = diagnostics.split_histograms(table, diagnostics.histogram_edges(cfg))
         records.write_csv(histograms, out_dir / "histograms.csv")
     records.write_csv(table, out_dir / "metrics.csv")
     cfg.logger.log_run(out_dir, table, summary)  # logger=tensorboard, mlflow
     records.write_json(summary, out_dir / "summary.json")
+
+
+def _write_nets(out_dir: Path, cfg: Config, outcome: Outcome, trial: int) -> None:
+    if cfg.save_params:
+        for name, net in outcome.nets.items():
+            records.write_npz(_arrays(select(net, trial)), out_dir / f"params_{name}.npz")
+
+
+def one_table(cfg: Config) -> bool:
+    """Whether a chunk of such jobs can write their metrics from one table of all its trials
+    (its text cut into the jobs' files): not with histograms to split off, nor for a logger
+    that reads each job's table."""
+    return cfg.diagnostics != "full" and cfg.logger.module is None
+
+
+def write_jobs(jobs: list, outcome: Outcome, owners: np.ndarray, summaries: list[dict]) -> None:
+    """The files of a chunk's jobs (``jobs``: their out_dir and cfg; trial t belongs to job
+    ``owners[t]``), the metrics of all of them formatted as one table - the same text, row
+    for row, as each job's own table would be (pandas formats each value alone)."""
+    seeds = np.concatenate([[job.cfg.seed + i for i in range(job.cfg.seeds)] for job in jobs])
+    lines = records.metrics_table(outcome.history, list(seeds)).to_csv(index=False).split("\n")
+    header, n_rows = lines[0], outcome.history["step"].shape[1]
+    for index, (job, summary) in enumerate(zip(jobs, summaries, strict=True)):
+        if job.out_dir is None:
+            continue
+        rows = np.flatnonzero(owners == index)
+        out_dir = Path(job.out_dir)
+        _write_nets(out_dir, job.cfg, outcome, int(rows[0]))
+        body = [line for t in rows for line in lines[1 + t * n_rows: 1 + (t + 1) * n_rows]]
+        records.write_text("\n".join([header, *body, ""]), out_dir / "metrics.csv")
+        records.write_json(summary, out_dir / "summary.json")

@@ -23,7 +23,15 @@ import numpy as np
 from trainlab import records, report, trial_plan
 from trainlab.config import Config, ConfigError, batch_size_of, static_signature, traced_values
 from trainlab.data import Dataset, load_dataset
-from trainlab.outcome import Outcome, concat, summarize, write_job
+from trainlab.outcome import (
+    Outcome,
+    concat,
+    one_table,
+    summarize,
+    trial_summaries,
+    write_job,
+    write_jobs,
+)
 from trainlab.problems import Net, Shapes
 from trainlab.program import Program, program_for
 
@@ -37,6 +45,7 @@ class Job:
     cfg: Config
     out_dir: Path | None = None
     overrides: list[str] = field(default_factory=list)
+    signature: str | None = None  # its static signature, when the caller knows it already
 
 
 @dataclass
@@ -50,6 +59,9 @@ class GroupPlan:
     chunk: int  # trials per call (the last call padded up to it)
     devices: tuple
     reason: str  # how the chunk was chosen, for the log
+    # Seconds spent so far by ``run``: compiling, training, writing the jobs' files.
+    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(
+        ("compile", "train", "files"), 0.0))
 
     @property
     def n_trials(self) -> int:
@@ -115,7 +127,7 @@ def group_jobs(jobs: list[Job]) -> dict[str, list[int]]:
     """Indices of the jobs that can share one compiled program, by static signature."""
     groups: dict[str, list[int]] = {}
     for index, job in enumerate(jobs):
-        groups.setdefault(static_signature(job.cfg), []).append(index)
+        groups.setdefault(job.signature or static_signature(job.cfg), []).append(index)
     return groups
 
 
@@ -280,18 +292,26 @@ def run(group: GroupPlan, *, progress: bool = True, label: str = "training",
             on_error(jobs, error)
             continue
         outcome = concat(outcomes, keep)
+        group.seconds["compile"] += outcome.compile_s
+        group.seconds["train"] += outcome.run_s
+        writing = time.perf_counter()
+        together = one_table(program.cfg)  # the chunk's jobs share it: one static config
+        per_trial = trial_summaries(outcome) if together else None
         done = []
         for index, job in enumerate(jobs):
             rows = np.flatnonzero(owners == index)
-            summary, table = summarize(job.cfg, outcome, rows, job.overrides)
+            summary, table = summarize(job.cfg, outcome, rows, job.overrides, per_trial)
             if len(jobs) > 1:  # the chunk's time, shared out by trials
                 share = len(rows) / len(seeds)
                 summary["wall_s"] *= share
                 summary["compile_s"] *= share
                 summary["group_size"] = len(jobs)
-            if job.out_dir is not None:
+            if job.out_dir is not None and not together:
                 write_job(Path(job.out_dir), job.cfg, outcome, int(rows[0]), summary, table)
             done.append(summary)
+        if together:
+            write_jobs(jobs, outcome, owners, done)
+        group.seconds["files"] += time.perf_counter() - writing
         if on_chunk is not None:
             on_chunk(jobs, done)
         summaries += done

@@ -8,6 +8,7 @@ finish.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -48,15 +49,31 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
             os.unlink(tmp)
 
 
+def write_text(text: str, path: Path) -> None:
+    """``text`` into ``path``, whole or not at all: a temporary file beside it (named like
+    atomic_write's), created with the umask's mode, then renamed into place."""
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{next(_SERIAL)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+_SERIAL = itertools.count()
+
+
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
     atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
 
 
 def write_json(data: dict, path: Path) -> None:
-    def write(tmp: Path) -> None:
-        tmp.write_text(json.dumps(_json_safe(data), indent=2) + "\n")
-
-    atomic_write(path, write)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text(json.dumps(_json_safe(data), indent=2) + "\n", path)
 
 
 def write_npz(arrays: dict[str, np.ndarray], path: Path) -> None:

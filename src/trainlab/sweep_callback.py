@@ -5,11 +5,15 @@ of jobs run with ``logger=tensorboard``) and ``report.html`` (configured in conf
 
 from __future__ import annotations
 
+import logging
 import sys
+import time
 from typing import Any
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
+
+log = logging.getLogger(__name__)
 
 
 class SweepSummary(Callback):
@@ -22,8 +26,11 @@ class SweepSummary(Callback):
         from trainlab import sweep_table  # pandas only when a sweep ends
         from trainlab.report import loggers
 
+        start = time.perf_counter()
         sweep_dir = str(config.hydra.sweep.dir)
         frame, objective = sweep_table.write(sweep_dir)
+        log.debug(f"timing: summary.csv of {len(frame)} jobs in "
+                  f"{time.perf_counter() - start:.3f} s")
         sweep_table.print_best(frame, objective, sweep_dir, self.top)
         if frame.empty:
             return

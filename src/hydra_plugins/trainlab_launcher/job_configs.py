@@ -145,6 +145,7 @@ class Derived:
     cfg: Any  # trainlab.config.Config
     overrides: list[str]  # the app's overrides (hydra.overrides.task)
     files: dict[str, str]  # .hydra file name -> text
+    signature: str | None  # its static signature, when it is the template's
 
 
 @dataclass
@@ -158,6 +159,9 @@ class Template:
     texts: dict[str, str]  # .hydra files, with _SENTINEL slots where jobs differ
     dirname: dict[str, Any]  # override_dirname's settings
     sweep_dir: Path  # where its siblings' directories go (hydra.sweep.dir, resolved)
+    # The static signature of every job of the shape, when its values are all traced
+    # numbers (then no job's value changes the compiled program); else None.
+    signature: str | None
 
 
 class JobConfigs:
@@ -254,8 +258,16 @@ class JobConfigs:
                 self._derivable[shape] = False
                 return None
             slots.append((position, path))
+        from trainlab.config import ZERO_IS_STATIC, static_signature, traced_values
+
+        # Traced numbers (a zero that switches a piece off aside), and what the signature
+        # leaves out, change no job's program.
+        free = (set(traced_values(cfg)) - set(ZERO_IS_STATIC)) | {
+            "seed", "objective", "progress", "save_params"}
+        shared = all(".".join(path) in free for _, path in slots)
         template = Template(config, task, cfg, slots, self._texts(task, hydra_cfg, slots),
-                            dict(config.hydra.job.config.override_dirname), sweep_dir)
+                            dict(config.hydra.job.config.override_dirname), sweep_dir,
+                            static_signature(cfg) if shared else None)
         self.templates[shape] = template
         return template
 
@@ -312,7 +324,7 @@ class JobConfigs:
         files = {"config.yaml": _fill(template.texts["config.yaml"], fills),
                  "hydra.yaml": _fill(template.texts["hydra.yaml"], job),
                  "overrides.yaml": _fill(template.texts["overrides.yaml"], job)}
-        return Derived(cfg, app, files)
+        return Derived(cfg, app, files, template.signature)
 
 
 _SLOT = re.compile(r"TRAINLAB_SLOT_[A-Za-z0-9_]+?_(?![A-Za-z0-9])")

@@ -19,6 +19,8 @@ on a cluster; that is how a sweep outgrows one machine.
 
 # No `from __future__ import annotations` here: Hydra imports plugin modules without
 # registering them in sys.modules, and dataclasses then fail on string annotations.
+import contextlib
+import json
 import logging
 import os
 import sys
@@ -59,6 +61,7 @@ class _Job:
     hydra_cfg: DictConfig | None = None
     task_cfg: DictConfig | None = None
     files: dict[str, str] | None = None  # derived: the .hydra files' texts
+    signature: str | None = None  # derived: its static signature, if it is the template's
     result: JobReturn | None = None
 
 
@@ -127,7 +130,8 @@ class VectorizedLauncher(Launcher):
                 except ConfigError as error:
                     _fail(str(error))
                 if made is not None:
-                    job = _Job(index, made.cfg, out_dir, made.overrides, files=made.files)
+                    job = _Job(index, made.cfg, out_dir, made.overrides, files=made.files,
+                               signature=made.signature)
             if job is None:
                 job = self._compose(configs, overrides, index)
                 if derive and shape not in configs.templates and configs.derivable(
@@ -192,22 +196,38 @@ class VectorizedLauncher(Launcher):
         Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
         before = HydraConfig.instance().cfg
         self._task_name = JobRuntime.instance().get("name")
+        self.seconds = {}  # where launch's time went, by phase (logged at its end)
+        start = time.perf_counter()
         try:
-            jobs = self._jobs(job_overrides, initial_job_idx)
+            with self._phase("jobs"):
+                jobs = self._jobs(job_overrides, initial_job_idx)
             todo = []
-            for job in jobs:
-                done = fingerprint.finished_summary(job.out_dir, job.cfg) if self.resume else None
-                if done is not None:
-                    self._finish(job, records.objective_value(done, job.cfg.objective))
-                else:
-                    todo.append(job)
+            with self._phase("resume"):
+                for job in jobs:
+                    done = (fingerprint.finished_summary(job.out_dir, job.cfg) if self.resume
+                            else None)
+                    if done is not None:
+                        self._finish(job, records.objective_value(done, job.cfg.objective))
+                    else:
+                        todo.append(job)
             if len(todo) < len(jobs):
                 log.info(f"{len(jobs) - len(todo)} of {len(jobs)} jobs already finished in "
                          f"{self.config.hydra.sweep.dir}: skipped")
             self._run(todo)
         finally:
             HydraConfig.instance().cfg = before
+        self.seconds["launch"] = time.perf_counter() - start
+        log.info("timing: " + json.dumps({"jobs": len(jobs), **{
+            k: round(v, 4) for k, v in self.seconds.items()}}))
         return [job.result for job in jobs]
+
+    @contextlib.contextmanager
+    def _phase(self, name: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
 
     def _run(self, jobs: list[_Job]) -> None:
         """Train the jobs, group by group and chunk by chunk, each chunk's files written as it
@@ -217,16 +237,18 @@ class VectorizedLauncher(Launcher):
         from trainlab import plan, records
         from trainlab.config import ConfigError
 
-        planned = [plan.Job(j.cfg, j.out_dir, list(j.overrides)) for j in jobs]
+        planned = [plan.Job(j.cfg, j.out_dir, list(j.overrides), j.signature) for j in jobs]
         owner = {id(p): job for p, job in zip(planned, jobs)}
         try:  # every group's data is loaded and checked before any job starts
-            groups = plan.plan(
-                planned, chunk_size=self.chunk_size, memory_fraction=self.memory_fraction,
-                devices=jax.devices() if self.shard else jax.devices()[:1])
+            with self._phase("plan"):
+                groups = plan.plan(
+                    planned, chunk_size=self.chunk_size, memory_fraction=self.memory_fraction,
+                    devices=jax.devices() if self.shard else jax.devices()[:1])
         except ConfigError as error:
             _fail(str(error))
-        for job in jobs:
-            self._start(job)
+        with self._phase("start"):
+            for job in jobs:
+                self._start(job)
 
         def finish(chunk: list, summaries: list[dict]) -> None:
             for done, summary in zip(chunk, summaries, strict=True):
@@ -243,10 +265,12 @@ class VectorizedLauncher(Launcher):
         with _progress(sum(job.cfg.seeds for job in jobs)) as advance:
             for number, group in enumerate(groups, start=1):
                 start = time.perf_counter()
-                summaries = plan.run(group, progress=False, on_chunk=finish, on_error=fail)
-                compile_s = sum(s["compile_s"] for s in summaries)
-                run_s = sum(s["wall_s"] for s in summaries) - compile_s
-                n = group.n_trials
+                with self._phase("run"):
+                    plan.run(group, progress=False, on_chunk=finish, on_error=fail)
+                for name, seconds in group.seconds.items():
+                    self.seconds[name] = self.seconds.get(name, 0.0) + seconds
+                compile_s, run_s, n = group.seconds["compile"], group.seconds["train"], \
+                    group.n_trials
                 log.info(
                     f"group {number}/{len(groups)}: {len(group.jobs)} jobs, {n} trials in "
                     f"chunks of {group.chunk} on {len(group.devices)} "

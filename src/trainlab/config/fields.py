@@ -9,6 +9,7 @@ error message (``optimizer.lr=-1.0: must be a number > 0``) and by the generated
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -67,16 +68,22 @@ def check_of(cls: type, name: str) -> Check | None:
     return None
 
 
+@functools.cache
+def _checks(cls: type) -> tuple[tuple[str, Check | None], ...]:
+    """Each field of ``cls`` with its check (looked up once per class: a sweep checks
+    thousands of configs)."""
+    return tuple((f.name, check_of(cls, f.name)) for f in dataclasses.fields(cls))
+
+
 def check_fields(node: Any, prefix: str = "") -> None:
     """Every field of the dataclass ``node`` (and of the dataclasses inside it) passes its
     check and is finite; raise ConfigError naming the first that does not."""
-    for f in dataclasses.fields(node):
-        value, key = getattr(node, f.name), prefix + f.name
+    for name, check in _checks(type(node)):
+        value = getattr(node, name)
         if dataclasses.is_dataclass(value):
-            check_fields(value, key + ".")
+            check_fields(value, f"{prefix}{name}.")
             continue
         if isinstance(value, float) and not math.isfinite(value):
-            raise ConfigError(f"{key}={value}: must be a finite number")
-        check = check_of(type(node), f.name)
+            raise ConfigError(f"{prefix}{name}={value}: must be a finite number")
         if check is not None and not isinstance(value, bool) and not check.test(value):
-            raise ConfigError(f"{key}={value}: must be {check.allowed}")
+            raise ConfigError(f"{prefix}{name}={value}: must be {check.allowed}")

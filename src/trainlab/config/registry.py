@@ -49,9 +49,13 @@ def choice(cls: type) -> type:
 class _Groups(Mapping):
     """``{group: {name: class}}``, loading the choice modules on first use."""
 
+    loaded = False
+
     def _load(self) -> dict[str, dict[str, type]]:
-        for module in CHOICE_MODULES:
-            importlib.import_module(module)
+        if not self.loaded:
+            for module in CHOICE_MODULES:
+                importlib.import_module(module)
+            self.loaded = True
         return _CHOICES
 
     def __getitem__(self, group: str) -> dict[str, type]:

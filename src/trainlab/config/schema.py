@@ -147,6 +147,7 @@ class Logger:
     """Where a run's tables go besides its csv/json files, always written (report/loggers.py)."""
 
     group: ClassVar[str] = "logger"
+    module: ClassVar[str | None] = None  # the module that writes its files (None: nothing)
     name: str = MISSING
 
     def check(self) -> None:

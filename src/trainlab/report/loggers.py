@@ -29,8 +29,9 @@ def scalar_columns(table: pd.DataFrame) -> list[str]:
 class Writer(Logger):
     """What every logger does: hand a run's tables (and a sweep's) to its module."""
 
-    module: ClassVar[str | None] = None  # with write_run(job_dir, table, summary, settings)
-    install: ClassVar[str] = ""  # and write_sweep(sweep_dir, frame, swept) -> jobs written for
+    # module: one with write_run(job_dir, table, summary, settings) and
+    # write_sweep(sweep_dir, frame, swept) -> jobs written for; install: how to get it
+    install: ClassVar[str] = ""
 
     def _module(self) -> ModuleType | None:
         if self.module is None:
