@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 FIGURES := $(sort $(basename $(notdir $(wildcard experiments/*.yaml))))
 
 .DEFAULT_GOAL := help
-.PHONY: help install train test test-fast test-slow lint bench bench-sweep bench-data \
+.PHONY: help install train test test-fast test-slow lint bench bench-sweep bench-scale bench-data \
 	bench-report figures gallery yamls report-screenshot clean
 
 help: ## list the targets
@@ -46,6 +46,9 @@ bench: $(STAMP) ## workload W through trainlab vs hand-written JAX (and PyTorch 
 
 bench-sweep: $(STAMP) ## a 64-trial lr sweep: vectorized launcher vs basic, per-trial jit, PyTorch
 	$(BIN)/python benchmarks/bench_sweep.py
+
+bench-scale: $(STAMP) ## sweeps of 64..4096 tiny jobs: wall, compile, training, bookkeeping per job, RSS
+	$(BIN)/python benchmarks/bench_scale.py $(ARGS)
 
 bench-data: $(STAMP) ## MLP 784-256-10 on Fashion-MNIST: trainlab vs hand-written JAX and PyTorch
 	$(BIN)/python benchmarks/bench_data.py $(ARGS)

@@ -14,6 +14,9 @@ import pytest
 def _dataset_cache(tmp_path_factory):
     # One cache per test session, so tests never depend on (or damage) the user's own.
     os.environ.setdefault("TRAINLAB_CACHE", str(tmp_path_factory.mktemp("cache")))
+    # Sweeps take the rule of thumb for their chunk, not a measurement (test_calibrate.py
+    # measures on purpose): a test's time goes to what it tests.
+    os.environ.setdefault("TRAINLAB_CALIBRATE", "0")
 
 
 @pytest.fixture

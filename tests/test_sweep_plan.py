@@ -32,7 +32,7 @@ def test_cpu_pairs_trials_and_vmaps_more_of_tiny_ones():
     tiny = compose(["data=moons", "model.widths=[16,16]", "batch_size=32"])
     assert trial_plan.plan(big, MNIST, 64, devices=cpu).chunk == 2
     assert trial_plan.plan(small, MNIST, 64, devices=cpu).chunk == 2
-    assert trial_plan.plan(tiny, MOONS, 64, devices=cpu).chunk == 8
+    assert trial_plan.plan(tiny, MOONS, 64, devices=cpu).chunk == 22  # 30, even over 64
     assert trial_plan.plan(big, MNIST, 1, devices=cpu).chunk == 1  # a lone job: no padding
 
 
@@ -108,4 +108,15 @@ def test_fast_job_configs_equal_hydras_composition():
             assert OmegaConf.to_yaml(config) == OmegaConf.to_yaml(hydras)
             assert OmegaConf.to_yaml(task) == OmegaConf.to_yaml(without_hydra(hydras))
             assert OmegaConf.get_type(task) is Config
-        assert len(configs.templates) == 4  # the two values-only jobs share one composition
+        assert len(configs._composed) == 4  # the two values-only jobs share one composition
+
+
+@pytest.mark.parametrize("overrides, shapes, fastest", [
+    # trial_plan's docstring tables, measured on this project's CPU: the rule picks their best
+    (["model.widths=[256,256]"], MNIST, 2),
+    (["model.widths=[64]"], MNIST, 2),
+    (["data=moons", "model.widths=[16,16]"], Shapes("classification", 2, 2, 2, 640, 128), 8),
+])
+def test_the_cpu_rule_picks_the_fastest_measured_chunk(overrides, shapes, fastest):
+    assert trial_plan.plan(compose(overrides), shapes, 64,
+                           devices=[FakeDevice("cpu")]).chunk == fastest

@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from trainlab import records, report, trial_plan
+from trainlab import calibrate, records, report, trial_plan
 from trainlab.config import Config, ConfigError, batch_size_of, static_signature, traced_values
 from trainlab.data import Dataset, load_dataset
 from trainlab.outcome import (
@@ -131,11 +131,12 @@ def group_jobs(jobs: list[Job]) -> dict[str, list[int]]:
     return groups
 
 
-def plan(jobs: list[Job], *, chunk_size: int | None = 0, memory_fraction: float = 0.5,
+def plan(jobs: list[Job], *, chunk_size: int | str | None = 0, memory_fraction: float = 0.5,
          devices: list | None = None) -> list[GroupPlan]:
     """The groups of ``jobs``, each with its data loaded and checked (ConfigError before
-    anything trains) and its chunk: ``chunk_size`` trials a call (None: chosen for the
-    device, 0: all of the group's), within the memory bound."""
+    anything trains) and its chunk: ``chunk_size`` trials a call (None: by trial_plan's rule
+    for the device, ``"measure"``: measured by calibrate.py, 0: all of the group's), within the
+    memory bound."""
     devices = tuple(devices if devices is not None else jax.devices())
     use_compilation_cache()
     loaded: dict[str, tuple[dict, Shapes]] = {}  # groups on the same data share its arrays
@@ -150,11 +151,18 @@ def plan(jobs: list[Job], *, chunk_size: int | None = 0, memory_fraction: float 
         arrays, dataset = loaded[key]
         shapes = shapes_of(lead, dataset)
         group = [jobs[i] for i in indices]
-        trials = trial_plan.plan(lead, shapes, sum(j.cfg.seeds for j in group),
-                                 chunk_size=chunk_size, memory_fraction=memory_fraction,
-                                 devices=list(devices))
-        plans.append(GroupPlan(group, indices, program_for(lead, shapes), arrays,
-                               trials.chunk, trials.devices, trials.reason))
+        n_trials = sum(j.cfg.seeds for j in group)
+        program = program_for(lead, shapes)
+        trials = trial_plan.plan(lead, shapes, n_trials, chunk_size=chunk_size,
+                                 memory_fraction=memory_fraction, devices=list(devices))
+        if chunk_size == trial_plan.MEASURE and len(devices) == 1 and calibrate.enabled():
+            values, seeds, _ = trial_values([job.cfg for job in group])
+            most = min(n_trials, trial_plan.MOST_MEASURED,
+                       trial_plan.memory_bound(lead, shapes, memory_fraction, devices))
+            chunk, reason = calibrate.chunk_for(program, values, seeds, arrays, devices, most)
+            trials = trial_plan.TrialPlan(trial_plan.even(chunk, n_trials, 1), devices, reason)
+        plans.append(GroupPlan(group, indices, program, arrays, trials.chunk, trials.devices,
+                               trials.reason))
     return plans
 
 

@@ -13,11 +13,23 @@ interleaved rounds on a loaded machine; run time per trial relative to one trial
   40-64-10, b128 (2.5 MF)          1.00   0.45   0.71   0.62   0.64   9.9 -> 19.5
   moons 2-16-16-2, b32 (0.07 MF)   1.00   0.09   0.07   0.05   0.06   8.8 ->  9.7
 
+and by calibrate.py (``hydra.launcher.chunk_size=measure``; one training epoch a size, the
+same machine under load, 2026-12-01), ms a trial-epoch:
+
+  trials per call                   1      2      4      8     16     32
+  moons 2-16-16-2, b128 (0.27 MF)  0.94   0.51   0.38   0.28   0.33   0.32
+
 One trial per call is never best on a CPU (XLA hands a lone small matmul to multi-threaded
 Eigen, whose overhead dwarfs it; a batched one runs in one loop), two are best down to a few
-MFLOP a step, and only tiny models gain from more. On a GPU a small MLP's step leaves most of
-the device idle: as many trials as memory allows share a call. Hence, per platform: at least
-``fewest`` trials a call, more until a step does ``step_flops`` of work, at most ``most``.
+MFLOP a step, and only tiny models gain from more - and a call also costs a fixed few ms of
+dispatch and transfers each epoch, which more trials a call share. On a GPU a small MLP's step
+leaves most of the device idle: as many trials as memory allows share a call. Hence, per
+platform: at least ``fewest`` trials a call, more until a call's step does ``step_flops`` of
+work, at most ``most``. On this CPU, 2 MFLOP gives 2 for W and the 2.5 MFLOP net (the fastest
+measured) and 8 for the 0.27 MFLOP one (the fastest); for the 0.07 MFLOP one it gives 22-30,
+beyond the 16 measured, where the per-call cost favours more (tests/test_sweep_plan.py holds
+the rule to these rows). ``chunk_size=measure`` measures instead (calibrate.py), cached per
+device and model size: for a new machine, a GPU, or a model unlike these.
 
 The memory bound comes last: a chunk's estimated footprint must fit in ``memory_fraction`` of
 the devices' memory, whatever was asked.
@@ -43,7 +55,8 @@ class Rule:
     step_flops: float  # the work of one step (all trials of the call) that keeps it busy
 
 
-RULES = {"cpu": Rule(2, 16, 5e5), "gpu": Rule(1, None, 5e10), "tpu": Rule(1, None, 5e10)}
+RULES = {"cpu": Rule(2, 64, 2e6), "gpu": Rule(1, None, 5e10), "tpu": Rule(1, None, 5e10)}
+MOST_MEASURED = 1024  # the largest chunk calibrate.py tries
 
 
 @dataclass(frozen=True)
@@ -92,17 +105,23 @@ def device_memory(device) -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
-def parse_chunk_size(value) -> int | None:
-    """``auto`` -> None, else a whole number >= 0 (0: all trials at once)."""
+MEASURE = "measure"
+
+
+def parse_chunk_size(value) -> int | str | None:
+    """``auto`` -> None, ``measure`` -> MEASURE, else a whole number >= 0 (0: all trials at
+    once)."""
     if str(value).strip().lower() == "auto":
         return None
+    if str(value).strip().lower() == MEASURE:
+        return MEASURE
     try:
         size = int(str(value))
     except ValueError:
         size = -1
     if size < 0:
-        raise ValueError(f"chunk_size={value}: must be auto, 0 (all trials at once) or a "
-                         "number of trials")
+        raise ValueError(f"chunk_size={value}: must be auto, measure, 0 (all trials at once) "
+                         "or a number of trials")
     return size
 
 
@@ -112,7 +131,7 @@ def plan(cfg: Config, shapes: Shapes, n_trials: int, *, chunk_size: int | None =
     within the memory bound, spread evenly over the chunks, a multiple of the devices."""
     devices = tuple(devices if devices is not None else jax.devices())
     n_dev = len(devices)
-    if chunk_size is None:
+    if chunk_size is None or chunk_size == MEASURE:
         platform = devices[0].platform
         rule = RULES.get(platform, RULES["gpu"])
         per_step = step_flops(cfg, shapes)
@@ -122,11 +141,21 @@ def plan(cfg: Config, shapes: Shapes, n_trials: int, *, chunk_size: int | None =
     else:
         chunk = chunk_size or n_trials
         reason = f"chunk_size={chunk_size}"
-    budget = memory_fraction * device_memory(devices[0]) * n_dev
-    fits = max(int(budget // trial_bytes(cfg, shapes)), 1)
+    fits = memory_bound(cfg, shapes, memory_fraction, devices)
     if fits < chunk:
         chunk, reason = fits, f"{reason}, memory bound {fits} trials"
+    return TrialPlan(even(chunk, n_trials, n_dev), devices, reason)
+
+
+def memory_bound(cfg: Config, shapes: Shapes, memory_fraction: float, devices) -> int:
+    """How many trials fit in ``memory_fraction`` of the devices' memory (at least one)."""
+    budget = memory_fraction * device_memory(devices[0]) * len(devices)
+    return max(int(budget // trial_bytes(cfg, shapes)), 1)
+
+
+def even(chunk: int, n_trials: int, n_dev: int) -> int:
+    """At most ``chunk`` trials a call, spread evenly over the calls (least padding), a
+    multiple of the devices."""
     chunk = min(chunk, n_trials)
-    chunk = math.ceil(n_trials / math.ceil(n_trials / chunk))  # even chunks: least padding
-    chunk = math.ceil(chunk / n_dev) * n_dev
-    return TrialPlan(chunk, devices, reason)
+    chunk = math.ceil(n_trials / math.ceil(n_trials / chunk))
+    return math.ceil(chunk / n_dev) * n_dev

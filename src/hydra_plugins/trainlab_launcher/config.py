@@ -11,8 +11,9 @@ from hydra.core.config_store import ConfigStore
 @dataclass
 class VectorizedLauncherConf:
     _target_: str = "hydra_plugins.trainlab_launcher.vectorized_launcher.VectorizedLauncher"
-    # Trials per call of a group's compiled program: auto (chosen per device and model, see
-    # trainlab.trial_plan), 0 (all of them at once) or a number; 1 runs the trials one after
+    # Trials per call of a group's compiled program: auto (a rule per device and model size,
+    # trainlab.trial_plan), measure (measured on this device, once per model size, cached:
+    # trainlab.calibrate), 0 (all of them at once) or a number; 1 runs the trials one after
     # another through one executable.
     chunk_size: str = "auto"
     # A chunk's estimated memory must fit in this share of one device's memory.
