@@ -49,8 +49,13 @@ class GradientOptimizer(Optimizer):
         """The optax chain: optional clipping, the optimizer with injected hyperparameters
         and ``schedule`` as its rate, then decoupled weight decay on weight matrices; with a
         ``trainable`` mask (a function of params, or None: all), the rest are left alone."""
+        # Every hyperparameter as a function of the step count, like the learning rate: optax
+        # then reads it at each update from this call's (traced) values, not once at init,
+        # so a value changed between epochs - PBT's explore - takes effect.
+        hyper = {name: value if name in self.static else _constant(value)
+                 for name, value in self.hyperparameters().items()}
         core = optax.inject_hyperparams(self.factory, static_args=self.static)(
-            schedule, **self.hyperparameters())
+            schedule, **hyper)
         chain = []
         if _on(self.clip_norm):
             chain.append(optax.clip_by_global_norm(self.clip_norm))
@@ -70,6 +75,10 @@ def only_trainable(tx, trainable) -> optax.GradientTransformation:
                                       trainable(params))
 
     return optax.multi_transform({"trained": tx, "frozen": optax.set_to_zero()}, labels)
+
+
+def _constant(value):
+    return lambda count: value
 
 
 def _on(value) -> bool:

@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from trainlab import calibrate, records, report, trial_plan
+from trainlab import calibrate, records, trial_plan
 from trainlab.config import Config, ConfigError, batch_size_of, static_signature, traced_values
 from trainlab.data import Dataset, load_dataset
 from trainlab.outcome import (
@@ -32,8 +32,9 @@ from trainlab.outcome import (
     write_job,
     write_jobs,
 )
-from trainlab.problems import Net, Shapes
+from trainlab.problems import Shapes
 from trainlab.program import Program, program_for
+from trainlab.trials import Trials
 
 PROBE_SIZE = 256  # samples of the fixed batch the diagnostics look at
 
@@ -167,72 +168,14 @@ def plan(jobs: list[Job], *, chunk_size: int | str | None = 0, memory_fraction: 
 
 
 # ------------------------------------------------------------------------ execution
-def _carry_resharded(fn):
-    """``fn`` moving its carry (third argument) to the sharding it was compiled for first:
-    the carry is lowered without one, so XLA may pick another than the previous call's."""
-    want = fn.input_shardings[0][2]
-    return lambda values, seeds, carry, *rest: fn(values, seeds, jax.device_put(carry, want),
-                                                  *rest)
-
-
-def _host(tree):
-    return jax.tree_util.tree_map(np.asarray, tree)
-
-
 def execute(program: Program, values: dict[str, np.ndarray], seeds: np.ndarray, data: dict,
             *, progress: bool = True, label: str = "training",
             mesh: jax.sharding.Mesh | None = None) -> Outcome:
-    """Train every trial (a row of ``values`` and ``seeds``) together, epoch by epoch; with a
-    ``mesh``, the trial axis is split over its devices and the data copied to each."""
-    epochs = program.cfg.epochs
-    values = {k: jnp.asarray(v, program.cfg.dtype) for k, v in values.items()}
-    seeds = jnp.asarray(seeds, jnp.int32)
-    if mesh is not None:
-        spec = jax.sharding.PartitionSpec
-        trials = jax.sharding.NamedSharding(mesh, spec(mesh.axis_names[0]))
-        values, seeds = jax.device_put((values, seeds), trials)
-        data = jax.device_put(data, jax.sharding.NamedSharding(mesh, spec()))
-    start = time.perf_counter()
-    compiled = program.compile(values, seeds, data)
-    compile_s = time.perf_counter() - start
-    if mesh is not None:
-        compiled = compiled._replace(**{name: _carry_resharded(getattr(compiled, name))
-                                        for name in ("train", "evaluate", "final")})
-
-    start = time.perf_counter()
-    carry = compiled.init(values, seeds, data)
-    init = _host(carry.net)
-    carry, row = compiled.evaluate(values, seeds, carry, jnp.int32(0), compiled.no_running, data)
-    rows = [row]
-    elapsed = [time.perf_counter() - start]
-    with report.epoch_progress(epochs, label, enabled=progress) as advance:
-        for epoch in range(1, epochs + 1):
-            carry, running = compiled.train(values, seeds, carry, jnp.int32(epoch), data)
-            carry, row = compiled.evaluate(values, seeds, carry, jnp.int32(epoch), running, data)
-            rows.append(row)
-            # Waiting for each epoch costs one dispatch latency, and gives the time column.
-            jax.block_until_ready(row["train_loss"])
-            elapsed.append(time.perf_counter() - start)
-            advance(row["train_loss"])
-        final, test = compiled.final(values, seeds, carry, data)
-        jax.block_until_ready(final)
-    run_s = time.perf_counter() - start
-
-    history = {name: np.stack([np.asarray(r[name]) for r in rows], axis=1) for name in rows[0]}
-    history["time_s"] = np.broadcast_to(np.asarray(elapsed), history["step"].shape).copy()
-    for name in [n for n, v in history.items() if v.ndim == 3]:  # a vector a row: histograms
-        stat, _, layer = name.partition("/")
-        vectors = history.pop(name)
-        history |= {f"{stat}_{b:02d}/{layer}": vectors[..., b] for b in range(vectors.shape[-1])}
-    nets = {"init": init, "final": _host(final)}
-    if program.keep_best:
-        nets["best"] = _host(carry.best)
-    if program.averaging:
-        nets["average"] = Net(_host(carry.average), nets["final"].state)
-    return Outcome(history=history, nets=nets, best_epoch=np.asarray(carry.best_epoch),
-                   stopped=np.asarray(carry.stopped), diverged=np.asarray(carry.diverged),
-                   steps=np.asarray(carry.step), test=_host(test), compile_s=compile_s,
-                   run_s=run_s)
+    """Train every trial (a row of ``values`` and ``seeds``) together, all its epochs; with
+    a ``mesh``, the trial axis is split over its devices and the data copied to each."""
+    trials = Trials(program, values, seeds, data, mesh=mesh)
+    trials.train(program.cfg.epochs, progress=progress, label=label)
+    return trials.outcome()
 
 
 def trial_values(cfgs: list[Config]) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
@@ -303,27 +246,37 @@ def run(group: GroupPlan, *, progress: bool = True, label: str = "training",
         group.seconds["compile"] += outcome.compile_s
         group.seconds["train"] += outcome.run_s
         writing = time.perf_counter()
-        together = one_table(program.cfg)  # the chunk's jobs share it: one static config
-        per_trial = trial_summaries(outcome) if together else None
-        done = []
-        for index, job in enumerate(jobs):
-            rows = np.flatnonzero(owners == index)
-            summary, table = summarize(job.cfg, outcome, rows, job.overrides, per_trial)
-            if len(jobs) > 1:  # the chunk's time, shared out by trials
-                share = len(rows) / len(seeds)
-                summary["wall_s"] *= share
-                summary["compile_s"] *= share
-                summary["group_size"] = len(jobs)
-            if job.out_dir is not None and not together:
-                write_job(Path(job.out_dir), job.cfg, outcome, int(rows[0]), summary, table)
-            done.append(summary)
-        if together:
-            write_jobs(jobs, outcome, owners, done)
+        done = finish(program, jobs, outcome, owners)
         group.seconds["files"] += time.perf_counter() - writing
         if on_chunk is not None:
             on_chunk(jobs, done)
         summaries += done
     return summaries
+
+
+def finish(program: Program, jobs: list[Job], outcome: Outcome, owners: np.ndarray,
+           fields: list[dict] | None = None) -> list[dict]:
+    """Each job's summary from the outcome of its trials (trial t is job ``owners[t]``'s),
+    with ``fields[i]`` added to job i's (a halving rung, say), and its files written."""
+    together = one_table(program.cfg)  # the chunk's jobs share it: one static config
+    per_trial = trial_summaries(outcome) if together else None
+    done = []
+    for index, job in enumerate(jobs):
+        rows = np.flatnonzero(owners == index)
+        summary, table = summarize(job.cfg, outcome, rows, job.overrides, per_trial)
+        if fields is not None:
+            summary |= fields[index]
+        if len(jobs) > 1:  # the chunk's time, shared out by trials
+            share = len(rows) / len(owners)
+            summary["wall_s"] *= share
+            summary["compile_s"] *= share
+            summary["group_size"] = len(jobs)
+        if job.out_dir is not None and not together:
+            write_job(Path(job.out_dir), job.cfg, outcome, int(rows[0]), summary, table)
+        done.append(summary)
+    if together:
+        write_jobs(jobs, outcome, owners, done)
+    return done
 
 
 def train_many(jobs: list[Job], *, chunk_size: int | None = 0, progress: bool = True

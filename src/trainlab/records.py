@@ -52,6 +52,8 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
 def write_text(text: str, path: Path) -> None:
     """``text`` into ``path``, whole or not at all: a temporary file beside it (named like
     atomic_write's), created with the umask's mode, then renamed into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".{path.name}.{os.getpid()}.{next(_SERIAL)}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
@@ -71,8 +73,6 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
 
 
 def write_json(data: dict, path: Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     write_text(json.dumps(_json_safe(data), indent=2) + "\n", path)
 
 

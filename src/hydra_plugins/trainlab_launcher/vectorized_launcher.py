@@ -83,6 +83,9 @@ class VectorizedLauncher(Launcher):
         self.config: DictConfig | None = None
         self.hydra_context: HydraContext | None = None
         self.task_function: TaskFunction | None = None
+        # An adaptive search's driver (trainlab.search), set by its sweeper before launch:
+        # run(group, store=, on_chunk=, finished=) trains a group its way.
+        self.search = None
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction,
               config: DictConfig) -> None:
@@ -213,7 +216,7 @@ class VectorizedLauncher(Launcher):
             if len(todo) < len(jobs):
                 log.info(f"{len(jobs) - len(todo)} of {len(jobs)} jobs already finished in "
                          f"{self.config.hydra.sweep.dir}: skipped")
-            self._run(todo)
+            self._run(jobs, todo)
         finally:
             HydraConfig.instance().cfg = before
         self.seconds["launch"] = time.perf_counter() - start
@@ -229,16 +232,23 @@ class VectorizedLauncher(Launcher):
         finally:
             self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
 
-    def _run(self, jobs: list[_Job]) -> None:
-        """Train the jobs, group by group and chunk by chunk, each chunk's files written as it
-        ends (what a killed sweep keeps)."""
+    def _run(self, jobs: list[_Job], todo: list[_Job]) -> None:
+        """Train the jobs ``todo``, group by group and chunk by chunk, each chunk's files
+        written as it ends (what a killed sweep keeps). An adaptive search (``self.search``,
+        set by its sweeper) plans every job of the sweep, so that its brackets are the same
+        when a killed sweep resumes, and trains those not finished."""
         import jax
 
         from trainlab import plan, records
         from trainlab.config import ConfigError
 
+        if self.search is None:
+            jobs = todo
+        if not todo:
+            return
         planned = [plan.Job(j.cfg, j.out_dir, list(j.overrides), j.signature) for j in jobs]
         owner = {id(p): job for p, job in zip(planned, jobs)}
+        unfinished = {id(job) for job in todo}
         try:  # every group's data is loaded and checked before any job starts
             with self._phase("plan"):
                 groups = plan.plan(
@@ -247,7 +257,7 @@ class VectorizedLauncher(Launcher):
         except ConfigError as error:
             _fail(str(error))
         with self._phase("start"):
-            for job in jobs:
+            for job in todo:
                 self._start(job)
 
         def finish(chunk: list, summaries: list[dict]) -> None:
@@ -262,11 +272,18 @@ class VectorizedLauncher(Launcher):
                 self._finish(owner[id(failed)], error, failed=True)
             advance(sum(j.cfg.seeds for j in chunk))
 
-        with _progress(sum(job.cfg.seeds for job in jobs)) as advance:
+        with _progress(sum(job.cfg.seeds for job in todo)) as advance:
             for number, group in enumerate(groups, start=1):
                 start = time.perf_counter()
                 with self._phase("run"):
-                    plan.run(group, progress=False, on_chunk=finish, on_error=fail)
+                    if self.search is None:
+                        plan.run(group, progress=False, on_chunk=finish, on_error=fail)
+                    else:
+                        store = Path(str(self.config.hydra.sweep.dir)) / ".trainlab"
+                        finished = {i for i, j in enumerate(group.jobs)
+                                    if id(owner[id(j)]) not in unfinished}
+                        self.search.run(group, store=store, on_chunk=finish,
+                                        finished=finished)
                 for name, seconds in group.seconds.items():
                     self.seconds[name] = self.seconds.get(name, 0.0) + seconds
                 compile_s, run_s, n = group.seconds["compile"], group.seconds["train"], \

@@ -29,8 +29,37 @@ class QuasiRandomSweeperConf(RandomSweeperConf):
     method: str = "sobol"  # sobol (balanced for n = 2^k trials) | halton
 
 
+@dataclass
+class HalvingSweeperConf(RandomSweeperConf):
+    """Successive halving: rungs at min_epochs * eta^k up to epochs, the best 1/eta kept at
+    each; brackets > 1: Hyperband's brackets, starting at min_epochs * eta^b."""
+
+    _target_: str = "hydra_plugins.trainlab_sweeper.sampling_sweeper.HalvingSweeper"
+    eta: int = 3
+    min_epochs: int = 1
+    brackets: int = 1
+
+
+@dataclass
+class PbtSweeperConf(RandomSweeperConf):
+    """Population-based training: every `interval` epochs the worst `fraction` of the
+    population copy a member of the best `fraction` (weights and optimizer state), then move
+    its traced hyperparameters: x0.8 or x1.2, or a new draw with probability `resample`."""
+
+    _target_: str = "hydra_plugins.trainlab_sweeper.sampling_sweeper.PbtSweeper"
+    interval: int = 4
+    fraction: float = 0.25
+    resample: float = 0.25
+
+
 ConfigStore.instance().store(
     group="hydra/sweeper", name="random", node=RandomSweeperConf, provider="trainlab"
+)
+ConfigStore.instance().store(
+    group="hydra/sweeper", name="halving", node=HalvingSweeperConf, provider="trainlab"
+)
+ConfigStore.instance().store(
+    group="hydra/sweeper", name="pbt", node=PbtSweeperConf, provider="trainlab"
 )
 ConfigStore.instance().store(
     group="hydra/sweeper", name="quasirandom", node=QuasiRandomSweeperConf, provider="trainlab"

@@ -46,6 +46,11 @@ class SamplingSweeper(Sweeper):
             hydra_context=hydra_context, task_function=task_function, config=config
         )
 
+    def driver(self, space):
+        """The adaptive search that trains the trials (trainlab.search), or None: every trial
+        trains to its end."""
+        return None
+
     def sweep(self, arguments: list[str]) -> Any:
         assert self.config is not None and self.launcher is not None
         assert self.hydra_context is not None
@@ -58,6 +63,15 @@ class SamplingSweeper(Sweeper):
                 f"hydra/sweeper={typed}: nothing to search; give a key an interval, e.g. "
                 "optimizer.lr='tag(log, interval(1e-5, 1e-1))', or a choice: optimizer=sgd,adam")
         trials = space.trials(self.method, self.n_trials, self.seed)
+        driver = self.driver(space)
+        if driver is not None:
+            if not hasattr(self.launcher, "search"):
+                choices = OmegaConf.select(self.config, "hydra.runtime.choices") or {}
+                raise HydraException(
+                    f"hydra/sweeper={choices.get('hydra/sweeper')}: trains inside the compiled "
+                    "program, with trainlab's vectorized launcher (hydra/launcher=vectorized), "
+                    f"not hydra/launcher={choices.get('hydra/launcher')}")
+            self.launcher.search = driver
         log.info(f"{self.method} search: {len(trials)} trials over "
                  f"{', '.join(d.key for d in space.dimensions)} (seed {self.seed})")
 
@@ -65,7 +79,8 @@ class SamplingSweeper(Sweeper):
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
 
-        size = self.max_batch_size or len(trials)
+        # An adaptive search ranks all its trials together: one batch.
+        size = len(trials) if driver is not None else self.max_batch_size or len(trials)
         returns: list[list[JobReturn]] = []
         for start in range(0, len(trials), size):
             batch = trials[start:start + size]
@@ -78,3 +93,42 @@ class SamplingSweeper(Sweeper):
                 _ = result.return_value  # raises the error of a failed job
             returns.append(list(results))
         return returns
+
+
+class HalvingSweeper(SamplingSweeper):
+    """Successive halving, or Hyperband with ``brackets`` > 1 (trainlab.search.halving): trials
+    drawn as the random (or quasi-random) sweeper draws them."""
+
+    def __init__(self, eta: int = 3, min_epochs: int = 1, brackets: int = 1, **kwargs) -> None:
+        super().__init__(**kwargs)
+        for name, value, low in (("eta", eta, 2), ("min_epochs", min_epochs, 1),
+                                 ("brackets", brackets, 1)):
+            if value < low:
+                raise HydraException(f"hydra.sweeper.{name}={value}: must be >= {low}")
+        self.eta, self.min_epochs, self.brackets = eta, min_epochs, brackets
+
+    def driver(self, space):
+        from trainlab.search.halving import Halving
+
+        return Halving(self.eta, self.min_epochs, self.brackets)
+
+
+class PbtSweeper(SamplingSweeper):
+    """Population-based training (trainlab.search.pbt): ``n_trials`` members drawn as the random
+    sweeper draws them, exploiting and exploring every ``interval`` epochs."""
+
+    def __init__(self, interval: int = 4, fraction: float = 0.25, resample: float = 0.25,
+                 **kwargs) -> None:
+        super().__init__(**kwargs)
+        if interval < 1:
+            raise HydraException(f"hydra.sweeper.interval={interval}: must be >= 1")
+        for name, value in (("fraction", fraction), ("resample", resample)):
+            if not 0 <= value <= (0.5 if name == "fraction" else 1):
+                raise HydraException(f"hydra.sweeper.{name}={value}: must be in "
+                                     f"[0, {0.5 if name == 'fraction' else 1}]")
+        self.interval, self.fraction, self.resample = interval, fraction, resample
+
+    def driver(self, space):
+        from trainlab.search.pbt import Pbt
+
+        return Pbt(space.dimensions, self.interval, self.fraction, self.resample, self.seed)
