@@ -182,3 +182,29 @@ def test_bad_directories_exit_2_in_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 3 and all(line.startswith("trainlab doctor: error:") for line in err)
     assert "train_loss" in err[-1]
+
+
+@pytest.mark.slow
+def test_real_runs_made_to_overfit_diverge_and_crawl_are_recognized(tmp_path, capsys):
+    from trainlab import plan
+    from trainlab.config import compose
+
+    runs = {  # the two SGD runs differ only in lr: one program
+        "overfit": ["data.train_size=100", "model.widths=[128,128]", "optimizer.lr=0.003",
+                    "epochs=60", "batch_size=full"],
+        "diverge": ["data.train_size=256", "model.widths=[32]", "optimizer=sgd",
+                    "optimizer.lr=50", "epochs=30", "batch_size=64"],
+        "crawl": ["data.train_size=256", "model.widths=[32]", "optimizer=sgd",
+                  "optimizer.lr=0.001", "epochs=30", "batch_size=64"],
+    }
+    plan.train_many([plan.Job(compose(o), tmp_path / name, o) for name, o in runs.items()],
+                    progress=False)
+    expected = {"overfit": ("overfitting", WARN), "diverge": ("lr too high", FAIL),
+                "crawl": ("lr too low", WARN)}
+    for name, (check, wanted) in expected.items():
+        doctor.main([str(tmp_path / name)])
+        report = json.loads((tmp_path / name / "doctor.json").read_text())
+        found = {f["check"]: f["status"] for f in report["findings"]}
+        assert found[check] == wanted, (name, found)
+        others = {c for c, s in found.items() if s in (WARN, FAIL)} - {check, "early stopping"}
+        assert not others, (name, found)  # nothing else raised

@@ -92,6 +92,11 @@ def val_turn(metrics: pd.DataFrame) -> dict:
             "rise": (end - best) / best if best > 0 else math.inf}
 
 
+def _pct(x: float) -> str:
+    """A share as a percentage, or as a factor when it is more than 10 times."""
+    return f"{x:.0%}" if abs(x) < 10 else f"x{fmt(x, 2)}"
+
+
 def _lr(curves: pd.DataFrame) -> float | None:
     if "lr" not in curves or len(curves) < 2:
         return None
@@ -239,7 +244,7 @@ def overfitting(metrics: pd.DataFrame, config: dict | None = None) -> Finding:
     advice = "more regularization: " + _more_regularization(config)
     if turn["rise"] > TURN and turn["best_epoch"] < turn["last_epoch"]:
         return Finding(check, WARN, f"val loss lowest at epoch {turn['best_epoch']} "
-                       f"({fmt(turn['best_val_loss'])}), {turn['rise']:.0%} higher at the end; "
+                       f"({fmt(turn['best_val_loss'])}), {_pct(turn['rise'])} higher at the end; "
                        + measured, advice, numbers)
     big = end.gap_loss > BIG_GAP * end.val_loss or numbers.get("gap_acc", 0) > BIG_ACC_GAP
     if big:
@@ -271,7 +276,7 @@ def underfitting(metrics: pd.DataFrame, config: dict | None = None) -> Finding:
     small_gap = (not _has_val(gap)) or gap.gap_loss.iloc[-1] < SMALL_GAP * end
     numbers = {"final_over_initial": level, "last_quarter_share": late,
                "gap_loss": float(gap.gap_loss.iloc[-1]) if _has_val(gap) else None}
-    measured = (f"train loss {fmt(end)} = {level:.0%} of its initial {fmt(start)}; the last "
+    measured = (f"train loss {fmt(end)} = {_pct(level)} of its initial {fmt(start)}; the last "
                 f"quarter gave {late:.0%} of the fall")
     if "train_acc" in gap:
         measured += f"; train accuracy {gap.train_acc.iloc[-1]:.1%}"
@@ -343,7 +348,7 @@ def early_stopping(metrics: pd.DataFrame, summary: dict | None = None,
     if turn["rise"] > TURN and wasted > LATE * last:
         what = "on, never triggered" if enabled else "off"
         return Finding(check, WARN, f"{what}: the best val loss was at epoch {best}, {wasted} "
-                       f"of {last} epochs before the end ({turn['rise']:.0%} worse there)",
+                       f"of {last} epochs before the end ({_pct(turn['rise'])} worse there)",
                        "early_stopping.enabled=true early_stopping.patience=5" if not enabled
                        else f"early_stopping.patience={max(1, wasted // 3)}", numbers)
     return Finding(check, PASS, f"best val loss at epoch {best} of {last}", "", numbers)
@@ -353,12 +358,12 @@ def verdicts(metrics: pd.DataFrame, summary: dict | None = None,
              config: dict | None = None) -> list[Finding]:
     """Every verdict on one run: its metrics table, its summary.json and its composed config
     (``.hydra/config.yaml`` as a dict), the last two optional."""
-    return [
-        lr_too_high(metrics, summary),
-        lr_too_low(metrics),
-        plateau(metrics),
-        overfitting(metrics, config),
-        underfitting(metrics, config),
-        dead_units(metrics),
-        early_stopping(metrics, summary, config),
-    ]
+    first = lr_too_high(metrics, summary)
+    rest = [lambda: lr_too_low(metrics), lambda: plateau(metrics),
+            lambda: overfitting(metrics, config), lambda: underfitting(metrics, config),
+            lambda: dead_units(metrics), lambda: early_stopping(metrics, summary, config)]
+    names = ["lr too low", "plateau", "overfitting", "underfitting", "dead units growing",
+             "early stopping"]
+    if first.status == FAIL:  # the curves of a diverged run say nothing else
+        return [first, *(Finding(name, SKIP, "the run diverged", "") for name in names)]
+    return [first, *(verdict() for verdict in rest)]
