@@ -39,6 +39,7 @@ INITIAL_FAIL = 2.0  # more than twice, or less than half: FAIL
 PENALTY_WARN = 1.0  # the penalty at init larger than the data loss
 PENALTY_FAIL = 10.0
 OVERFIT_LOSS = 0.01  # regression: "near-zero" = 1% of the initial loss
+OVERFIT_LOSS_NEAR = 0.1  # ...and 10% is close (WARN): a small net fits 20 noisy points slowly
 DEAD_WARN, DEAD_FAIL = 0.10, 0.50
 SAT_WARN, SAT_FAIL = 0.05, 0.25
 SCALE_WARN, SCALE_FAIL = 10.0, 100.0  # last/first across layers, either way
@@ -104,12 +105,15 @@ def chance_loss(cfg, facts: DataFacts, own: pd.DataFrame | None = None) -> float
 
 # ------------------------------------------------------------------------------ checks
 def initial_loss(m: Measurements) -> Finding:
+    check = "initial loss, regularization off"
+    if m.cfg.optimizer.solver != "gradient":
+        return Finding(check, SKIP, f"optimizer={m.cfg.optimizer.name} solves the output layer: "
+                       "its initial values do not matter", "")
     expected, why = expected_initial_loss(m.cfg, m.facts)
     table = m.off if m.off is not None else m.own
     loss = float(at_epoch(table, 0)["train_objective"])  # regularization off
     numbers = {"initial_loss": loss, "expected": expected}
     measured = f"{loss:.3f} vs {why} = {expected:.3f}"
-    check = "initial loss, regularization off"
     if not math.isfinite(loss):
         return Finding(check, FAIL, measured, "the loss at init is not finite: look at the "
                        "data (NaN inputs?) and init.gain", numbers)
@@ -208,9 +212,16 @@ def overfit_subset(m: Measurements) -> Finding:
                        "or went up (also at lr x10, x0.1)",
                        f"the lr is too high even for 20 samples: optimizer.lr={lr / 100:.2g}",
                        numbers)
+    closest = min(r[1] for r in results.values())
+    if not classify and closest <= OVERFIT_LOSS_NEAR:
+        return Finding(check, WARN, f"{unit} {shown} after {steps} steps, at best "
+                       f"{fmt(closest)} (another lr): close to 0, not near it",
+                       "more capacity (model.widths=[256,256]) or more steps "
+                       "(--overfit-steps)", numbers)
     return Finding(check, FAIL, f"{unit} {shown} after {steps} steps (also at lr x10, x0.1)",
-                   "cannot fit 20 samples: too little capacity (model.widths=[256,256]), a "
-                   "stuck init (init=he_normal), or labels that do not match the inputs",
+                   "cannot fit them: too little capacity (model.widths=[256,256]), a stuck "
+                   "init (init=he_normal), labels that do not match the inputs, or too few "
+                   "steps (--overfit-steps)",
                    numbers)
 
 
@@ -342,6 +353,8 @@ def update_ratio(m: Measurements) -> Finding:
     ratio after an epoch (the optimizer's state warmed up); too large on either, too small
     after the epoch."""
     check = "update / weight ratio, first steps"
+    if m.cfg.optimizer.solver != "gradient":
+        return Finding(check, SKIP, f"optimizer={m.cfg.optimizer.name} takes no steps", "")
     row = at_epoch(m.own, 1)
     values = layer_values(row, "update_ratio")
     first = layer_values(at_epoch(m.own, 0), "update_ratio")

@@ -41,7 +41,7 @@ def _lr_panel(ax, frame: pd.DataFrame | None, result: lr_range.RangeResult | Non
         ax.axvspan(result.low, result.high, color="C2", alpha=0.15,
                    label=f"good range {result.low:.2g}..{result.high:.2g}")
         at = frame.loc[np.isclose(frame.lr, result.suggested), "median"].to_numpy()
-        ax.plot([result.suggested], shown(at[:1]), "*", color="C2", ms=14,
+        ax.plot([result.suggested], shown(at[:1]), "*", color="C2", ms=14, zorder=5,
                 label=f"suggested {lr_range.round_lr(result.suggested):g}")
         if result.divergent_from:
             ax.axvline(result.divergent_from, color="C3", lw=1,
@@ -49,7 +49,7 @@ def _lr_panel(ax, frame: pd.DataFrame | None, result: lr_range.RangeResult | Non
     own = m.cfg.optimizer.lr
     own_loss = m.own[m.own.epoch == m.own.epoch.max()].train_loss.max()
     ax.axvline(own, color="C1", lw=2, label=f"config's lr {own:g}")
-    ax.plot([own], shown(np.array([own_loss])), "D", color="C1", ms=7)
+    ax.plot([own], shown(np.array([own_loss])), "D", color="C1", ms=8, zorder=5)
     ax.set(xscale="log", ylim=(0, top), xlabel="optimizer.lr",
            ylabel=f"train loss after {int(m.own.step.max())} steps")
     ax.legend(fontsize=7, loc="lower left")
