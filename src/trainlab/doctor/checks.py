@@ -84,7 +84,7 @@ def expected_initial_loss(cfg, facts: DataFacts) -> tuple[float, str]:
                                  if cfg.loss.n_outputs(c, 0) == 1 else f"1/C = 1/{c}")
 
 
-def chance_loss(cfg, facts: DataFacts, own: pd.DataFrame | None = None) -> float:
+def chance_loss(cfg, facts: DataFacts) -> float:
     """The loss of the best constant prediction: what a net that learned nothing but the
     class prior (or the targets' mean) scores."""
     p = np.asarray(facts.prior, float)
@@ -159,6 +159,7 @@ def regularization(m: Measurements) -> Finding:
                        "the objective: the penalty is not wired into the loss", numbers)
     if share > PENALTY_WARN:
         status = FAIL if share > PENALTY_FAIL else WARN
+        target = target if target is not None else kappa / 100
         return Finding(check, status, measured,
                        f"the penalty outweighs the data loss, training would mostly shrink the "
                        f"weights: regularizer.kappa={target:g} (penalty ~10% of the loss)",
@@ -201,15 +202,16 @@ def overfit_subset(m: Measurements) -> Finding:
                        numbers)
     others = [(f, r) for f, r in results.items() if f != 1.0 and r[0]]
     if others:
-        factor, (_, other_value, other_first) = others[0]
+        factor, (_, _, other_first) = others[0]
         return Finding(check, WARN, f"{unit} {shown} after {steps} steps at the config's lr",
                        f"optimizer.lr={lr * factor:.3g} fits them (from step {other_first}): "
                        "the lr, not the model, holds it back", numbers)
+    also = " (also at lr x10, x0.1)" if len(results) > 1 else ""
     own = table[table.lr_factor == 1.0]
     end_loss = own[own.epoch == own.epoch.max()].train_loss
     if not np.isfinite(end_loss).all() or end_loss.max() > own[own.epoch == 0].train_loss.max():
         return Finding(check, FAIL, f"{unit} {shown} after {steps} steps: the loss diverged "
-                       "or went up (also at lr x10, x0.1)",
+                       f"or went up{also}",
                        f"the lr is too high even for 20 samples: optimizer.lr={lr / 100:.2g}",
                        numbers)
     closest = min(r[1] for r in results.values())
@@ -218,7 +220,7 @@ def overfit_subset(m: Measurements) -> Finding:
                        f"{fmt(closest)} (another lr): close to 0, not near it",
                        "more capacity (model.widths=[256,256]) or more steps "
                        "(--overfit-steps)", numbers)
-    return Finding(check, FAIL, f"{unit} {shown} after {steps} steps (also at lr x10, x0.1)",
+    return Finding(check, FAIL, f"{unit} {shown} after {steps} steps{also}",
                    "cannot fit them: too little capacity (model.widths=[256,256]), a stuck "
                    "init (init=he_normal), labels that do not match the inputs, or too few "
                    "steps (--overfit-steps)",

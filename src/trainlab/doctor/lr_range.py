@@ -15,10 +15,12 @@ spread, and the rule reads levels, not slopes:
 - the good range is every lr whose worst seed gets within ``TOLERANCE`` of the best's progress
   below the chance loss (the loss of the best constant prediction: ln C for balanced classes),
   that is ``(chance - loss) >= (1 - TOLERANCE) * (chance - best loss)``;
-- ``suggested`` is the geometric middle of the good range, a safety factor below its top
-  (the measurement behind that choice is in README.md, "trainlab doctor");
-- the divergent end is the first lr above ``best`` where a seed's loss is not finite or no
-  better than chance (it went up, or the net collapsed to predicting the class prior).
+- ``suggested`` is the middle grid point of the good range (the lower one of two), below its
+  top: a short run favours an lr too large for a long one (tools/lr_rule.py measures the
+  rules on full-length runs; its table is in README.md, "trainlab doctor");
+- the divergent end is the first lr above ``best`` where a seed's loss is not finite, ended
+  more than 1% above its own start, or is no better than chance (the net collapsed to
+  predicting the class prior).
 """
 
 from __future__ import annotations

@@ -165,15 +165,11 @@ def data_facts(cfg: Config) -> DataFacts:
     y = np.asarray(data.y_train, float)
     variance, prior = 0.0, []
     if data.task == "regression":
-        variance = float(np.mean(y.var(axis=0)))
+        variance, square = float(np.mean(y.var(axis=0))), float(np.mean(y**2))
     else:
         prior = (np.bincount(data.y_train, minlength=data.n_classes) / n_train).tolist()
-    if data.task == "regression":
-        square = float(np.mean(y**2))
-    elif cfg.loss.n_outputs(data.n_classes, 0) == 1:  # one 0/1 output
-        square = float(np.mean(y))
-    else:  # one-hot targets: one 1 among C outputs
-        square = 1.0 / data.n_classes
+        one_output = cfg.loss.n_outputs(data.n_classes, 0) == 1  # a 0/1 target
+        square = float(np.mean(y)) if one_output else 1.0 / data.n_classes  # one-hot: one 1
     return DataFacts(data.task, data.n_classes, n_train, n_train // size, square, variance,
                      prior, cfg.model.hidden_widths())
 
