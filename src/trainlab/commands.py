@@ -3,6 +3,8 @@
     trainlab report DIR               a sweep's summary.csv and table, and report.html (or a run's)
     trainlab figure NAME [--from DIR] build (or redraw from stored runs) a lecture figure
     trainlab gradcheck [overrides]    compare autodiff gradients with finite differences
+    trainlab doctor [overrides|DIR]   the lecture's sanity checks before a run, the verdict on
+                                      a run's curves after it
 
 Each subcommand lives in its own module; this file only dispatches.
 """
@@ -16,6 +18,7 @@ SUBCOMMANDS = {
     "report": ("trainlab.sweep_report", "a sweep's (or a run's) table and report.html page"),
     "figure": ("trainlab.figures", "build or redraw a lecture figure"),
     "gradcheck": ("trainlab.gradcheck", "check autodiff gradients against finite differences"),
+    "doctor": ("trainlab.doctor", "sanity checks before a run, a verdict on its curves after"),
 }
 
 

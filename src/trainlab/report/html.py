@@ -232,6 +232,9 @@ def run_page(run_dir: Path, table: pd.DataFrame, summary: dict, overrides: list[
         figures["others"] = run_charts.others(table)
         sections.append(_section("other-columns", "The other columns of metrics.csv", band,
                                  '<div class="plot" data-figure="others"></div>'))
+    doctor = _doctor_section(run_dir)
+    if doctor is not None:
+        sections.insert(1, doctor)
     status = html.escape(str(summary.get("status", "unfinished")))
     command = " ".join(html.escape(o) for o in overrides)
     header = (f'<p class="facts"><span class="status status-{status}">{status}</span> · '
@@ -242,6 +245,27 @@ def run_page(run_dir: Path, table: pd.DataFrame, summary: dict, overrides: list[
     payload = {"kind": "run", "figures": {n: _figure_json(f) for n, f in figures.items()}}
     return _page(f"trainlab report: run {run_dir.resolve().name}", header, sections, payload,
                  job_panel=False)
+
+
+def _doctor_section(run_dir: Path) -> _section | None:
+    """The table of ``trainlab doctor``'s findings, when the run dir has its doctor.json."""
+    try:
+        report = json.loads((Path(run_dir) / "doctor.json").read_text())
+        findings = report["findings"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    rows = "".join(
+        f'<tr><th>{html.escape(str(f.get("check", "")))}</th>'
+        f'<td class="doctor-{html.escape(str(f.get("status", "")))}">'
+        f'{html.escape(str(f.get("status", "")))}</td>'
+        f'<td>{html.escape(str(f.get("measured", "")))}</td>'
+        f'<td><code>{html.escape(str(f.get("advice", "")))}</code></td></tr>'
+        for f in findings)
+    when = "before the run" if report.get("kind") == "before" else "on the curves"
+    return _section("doctor", "Doctor",
+                    f"<code>trainlab doctor</code>'s findings {when} (doctor.json).",
+                    '<table class="fields doctor"><tr><th>check</th><th>result</th>'
+                    f"<th>measured</th><th>advice</th></tr>{rows}</table>")
 
 
 def _summary_table(summary: dict) -> str:
