@@ -5,14 +5,33 @@ from __future__ import annotations
 
 import pytest
 
-from figure_checks import assert_shows, build
+from figure_checks import assert_fails, assert_shows, build
+
+
+def _replaced(table, rows, **columns):
+    wrong = table.copy()
+    for column, values in columns.items():
+        wrong.loc[rows, column] = values(wrong[rows]) if callable(values) else values
+    return wrong
 
 
 def test_activations(tmp_path):
     built = build("activations", tmp_path)
     assert_shows(built)
-    sigmoid = built.table[built.table.activation == "sigmoid"]
-    assert sigmoid.df.max() == pytest.approx(0.25, abs=1e-4)
+    t = built.table
+    sigmoid, tanh = t.activation == "sigmoid", t.activation == "tanh"
+    assert t[sigmoid].df.max() == pytest.approx(0.25, abs=1e-4)
+    derivative = "f' (autodiff) is the derivative"
+    # tanh' written as 1 - |tanh| (a square forgotten): its maximum is still 1 at z = 0
+    assert_fails(built, _replaced(t, tanh, df=lambda p: 1 - p.f.abs()), derivative)
+    # sigmoid' = sigma (1 - sigma) scaled by 1.02: the maximum check fails too
+    assert_fails(built, _replaced(t, sigmoid, df=lambda p: 1.02 * p.df), "sigmoid' max",
+                 derivative)
+    # a kink that is not where the activation's kinks say: PReLU's slope two grid points late
+    # (h = 0.02; the stencils that straddle z = 0 are skipped, the next one is not)
+    prelu = t.activation.str.startswith("prelu")
+    late = prelu & t.z.between(0.01, 0.05)
+    assert_fails(built, _replaced(t, late, df=0.25), derivative)
 
 
 @pytest.mark.slow  # five schedules, five compiled programs
