@@ -86,6 +86,13 @@ def test_penalties(tmp_path):
     mx = f[f.penalty == "max_norm"]
     for k in (1, 2, 3):  # the final norms, every layer at its bound c (or below)
         assert (mx[f"weight_norm/{k}"] <= mx.c * (1 + 1e-5)).all()
+    # deliberately wrong: a max-norm that acts below its bound (c = 16 trains like c = 1)
+    t = built.table
+    curve = t.part == "curve"
+    wrong = t.copy()
+    wrong.loc[curve & (t.c == 16), "train_loss"] = t.loc[curve & (t.c == 1),
+                                                          "train_loss"].to_numpy()
+    figure_checks.assert_fails(built, wrong, "max-norm is a bound, not a penalty")
 
 
 def test_gradcheck(tmp_path):
