@@ -48,6 +48,13 @@ def test_ema(tmp_path):
     day1 = built.table[built.table.t == 1]
     # v_1 = (1 - beta) theta_1 without correction, theta_1 itself with it
     assert (day1.ema_corrected - day1.temperature).abs().max() < 1e-4
+    t = built.table
+    no_dip = "bias-corrected EMA has no start-up dip"
+    # deliberately wrong: no bias correction at all, and a correction shifted by one step
+    assert_fails(built, t.assign(ema_corrected=t.ema, trend_ema_corrected=t.trend_ema), no_dip)
+    late = 1 - t.beta ** (t.t + 1)
+    assert_fails(built, t.assign(ema_corrected=t.ema / late,
+                                 trend_ema_corrected=t.trend_ema / late), no_dip)
 
 
 def test_gd_lr(tmp_path):
