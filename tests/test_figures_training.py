@@ -60,7 +60,7 @@ def test_weight_decay(tmp_path):
 
 @pytest.mark.slow
 def test_dropout(tmp_path):
-    from trainlab.figures.dropout import MC, gaps, test_time_means
+    from trainlab.figures.dropout import DETERMINISTIC, MC, RAW, gaps, test_time_means
 
     built = build("dropout", tmp_path)
     g = gaps(built.table).set_index("arm")
@@ -69,6 +69,14 @@ def test_dropout(tmp_path):
     mc = t[t.rule == MC]
     assert set(mc.arm) == {"hidden_0.5", "input_0.2_hidden_0.5"}  # no masks without dropout
     assert (mc.groupby("arm").agreement.last() > 0.8).all()
+    # deliberately wrong: dropout without rescaling - the test pass is the un-rescaled net
+    wrong = built.table.copy()
+    columns = ["logit_scale", "logit_error"]
+    det, raw = wrong.rule == DETERMINISTIC, wrong.rule == RAW
+    wrong.loc[det, columns], wrong.loc[raw, columns] = (built.table.loc[raw, columns].to_numpy(),
+                                                        built.table.loc[det, columns].to_numpy())
+    figure_checks.assert_fails(built, wrong, *[f"{d}: the test-time pass" for d in (
+        "dropout 0.5 hidden", "dropout 0.2 input + 0.5 hidden")])
 
 
 def test_ensembles(tmp_path):
