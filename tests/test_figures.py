@@ -89,6 +89,15 @@ def test_xor(tmp_path):
 def test_babysitting(tmp_path):
     built = build("babysitting", tmp_path)
     assert_shows(built)
+    t = built.table
+    # deliberately wrong: a penalty twice what kappa/2 ||W||^2 says (kappa ||W||^2)
+    reg = t.arm == "with_reg"
+    assert_fails(built, _replaced(t, reg, train_objective=lambda p: 2 * p.train_objective
+                                  - p.train_loss), "2. turning regularization on")
+    # ... and an lr search whose largest lr does not explode (it trains like lr 0.1)
+    lr = t["optimizer.lr"]
+    assert_fails(built, _replaced(t, lr == 10.0, train_loss=t[lr == 0.1].train_loss.to_numpy()),
+                 "4. an lr that makes the loss go down")
 
 
 @pytest.mark.slow  # two compiled programs, 25 epochs
