@@ -56,6 +56,11 @@ def test_weight_decay(tmp_path):
     g = grids(built.table)
     assert g["adam_l2"].shape == g["adamw"].shape == (2, 2)
     assert (g["adamw"] - g["adam_l2"]).abs().max().max() >= 0.05
+    # deliberately wrong: an "Adam+L2" whose penalty acts like decoupled decay (AdamW's norms)
+    t = built.table
+    wrong = t.copy()
+    wrong.loc[t.arm == "adam_l2", "weight_norm"] = t[t.arm == "adamw"].weight_norm.to_numpy()
+    figure_checks.assert_fails(built, wrong, "with Adam, L2 is not decoupled decay")
 
 
 @pytest.mark.slow
