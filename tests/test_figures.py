@@ -69,6 +69,13 @@ def test_gd_lr(tmp_path):
 def test_momentum(tmp_path):
     built = build("momentum", tmp_path)
     assert_shows(built)
+    # deliberately wrong: "momentum" that is plain GD (beta = 0: GD's trajectories)
+    t = built.table
+    gd, mom = t.optimizer == "gd", t.optimizer == "momentum_ema"
+    wrong = t.copy()
+    wrong.loc[mom, ["x", "y", "distance"]] = t.loc[gd, ["x", "y", "distance"]].to_numpy()
+    assert_fails(built, wrong, "at the lecture's rates", "momentum damps the oscillation",
+                 "where GD's zig-zag barely decays")
 
 
 def test_rosenbrock(tmp_path):
