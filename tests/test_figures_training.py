@@ -43,6 +43,10 @@ def test_activation_speed(tmp_path):
     built = build("activation-speed", tmp_path)
     b = best(built.table, built.options).set_index("activation")
     assert b.epochs_to_target["relu"] < b.epochs_to_target["tanh"] < b.epochs_to_target["sigmoid"]
+    # deliberately wrong: the grid cut below sigmoid's best rate (the old grid's fault)
+    t = built.table
+    cut = t[~((t.activation == "sigmoid") & (t.lr > b.lr["sigmoid"]))]
+    figure_checks.assert_fails(built, cut, "each activation's best lr lies inside its grid")
 
 
 @pytest.mark.slow
