@@ -91,11 +91,18 @@ def test_dropout(tmp_path):
 def test_ensembles(tmp_path):
     from trainlab.figures.ensembles import members
 
-    m = members(build("ensembles", tmp_path).table)
+    built = build("ensembles", tmp_path)
+    m = members(built.table)
     assert list(m.seed) == [0, 1, 2, 3]  # every member's own params, not seed 0's four times
     assert m.single_test_acc.nunique() > 1
     assert m.ensemble_test_acc.iloc[-1] >= m.single_test_acc.mean()
     assert m.ensemble_test_acc.iloc[0] == m.single_test_acc.iloc[0]
+    assert (m.polyak_test_acc != m.single_test_acc).any()  # params_average.npz is its own net
+    # deliberately wrong: no averaging (the "average" is the last iterate)
+    t = built.table
+    wrong = t.assign(polyak_test_acc=t.single_test_acc, polyak_test_loss=t.single_test_loss,
+                     summary_test_avg_acc=t.summary_test_acc)
+    figure_checks.assert_fails(built, wrong, "parameter averaging")
 
 
 @pytest.mark.slow
