@@ -5,14 +5,33 @@ from __future__ import annotations
 
 import pytest
 
-from figure_checks import assert_shows, build
+from figure_checks import assert_fails, assert_shows, build
+
+
+def _replaced(table, rows, **columns):
+    wrong = table.copy()
+    for column, values in columns.items():
+        wrong.loc[rows, column] = values(wrong[rows]) if callable(values) else values
+    return wrong
 
 
 def test_activations(tmp_path):
     built = build("activations", tmp_path)
     assert_shows(built)
-    sigmoid = built.table[built.table.activation == "sigmoid"]
-    assert sigmoid.df.max() == pytest.approx(0.25, abs=1e-4)
+    t = built.table
+    sigmoid, tanh = t.activation == "sigmoid", t.activation == "tanh"
+    assert t[sigmoid].df.max() == pytest.approx(0.25, abs=1e-4)
+    derivative = "f' (autodiff) is the derivative"
+    # tanh' written as 1 - |tanh| (a square forgotten): its maximum is still 1 at z = 0
+    assert_fails(built, _replaced(t, tanh, df=lambda p: 1 - p.f.abs()), derivative)
+    # sigmoid' = sigma (1 - sigma) scaled by 1.02: the maximum check fails too
+    assert_fails(built, _replaced(t, sigmoid, df=lambda p: 1.02 * p.df), "sigmoid' max",
+                 derivative)
+    # a kink that is not where the activation's kinks say: PReLU's slope two grid points late
+    # (h = 0.02; the stencils that straddle z = 0 are skipped, the next one is not)
+    prelu = t.activation.str.startswith("prelu")
+    late = prelu & t.z.between(0.01, 0.05)
+    assert_fails(built, _replaced(t, late, df=0.25), derivative)
 
 
 @pytest.mark.slow  # five schedules, five compiled programs
@@ -29,6 +48,13 @@ def test_ema(tmp_path):
     day1 = built.table[built.table.t == 1]
     # v_1 = (1 - beta) theta_1 without correction, theta_1 itself with it
     assert (day1.ema_corrected - day1.temperature).abs().max() < 1e-4
+    t = built.table
+    no_dip = "bias-corrected EMA has no start-up dip"
+    # deliberately wrong: no bias correction at all, and a correction shifted by one step
+    assert_fails(built, t.assign(ema_corrected=t.ema, trend_ema_corrected=t.trend_ema), no_dip)
+    late = 1 - t.beta ** (t.t + 1)
+    assert_fails(built, t.assign(ema_corrected=t.ema / late,
+                                 trend_ema_corrected=t.trend_ema / late), no_dip)
 
 
 def test_gd_lr(tmp_path):
@@ -43,6 +69,13 @@ def test_gd_lr(tmp_path):
 def test_momentum(tmp_path):
     built = build("momentum", tmp_path)
     assert_shows(built)
+    # deliberately wrong: "momentum" that is plain GD (beta = 0: GD's trajectories)
+    t = built.table
+    gd, mom = t.optimizer == "gd", t.optimizer == "momentum_ema"
+    wrong = t.copy()
+    wrong.loc[mom, ["x", "y", "distance"]] = t.loc[gd, ["x", "y", "distance"]].to_numpy()
+    assert_fails(built, wrong, "at the lecture's rates", "momentum damps the oscillation",
+                 "where GD's zig-zag barely decays")
 
 
 def test_rosenbrock(tmp_path):
@@ -63,6 +96,15 @@ def test_xor(tmp_path):
 def test_babysitting(tmp_path):
     built = build("babysitting", tmp_path)
     assert_shows(built)
+    t = built.table
+    # deliberately wrong: a penalty twice what kappa/2 ||W||^2 says (kappa ||W||^2)
+    reg = t.arm == "with_reg"
+    assert_fails(built, _replaced(t, reg, train_objective=lambda p: 2 * p.train_objective
+                                  - p.train_loss), "2. turning regularization on")
+    # ... and an lr search whose largest lr does not explode (it trains like lr 0.1)
+    lr = t["optimizer.lr"]
+    assert_fails(built, _replaced(t, lr == 10.0, train_loss=t[lr == 0.1].train_loss.to_numpy()),
+                 "4. an lr that makes the loss go down")
 
 
 @pytest.mark.slow  # two compiled programs, 25 epochs

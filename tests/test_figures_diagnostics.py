@@ -60,6 +60,17 @@ def test_dead_relu(tmp_path):
     for activation in ("leaky_relu", "elu"):
         assert (f[f.activation == activation]["dead max"].fillna(0) == 0).all()
     assert f[f.activation == "leaky_relu"]["stuck ever"].max() > 0  # stuck, never dead
+    # deliberately wrong: leaky units that die like ReLU's (stuck where ReLU's are dead, the
+    # same validation accuracy), and ELU outputs with ReLU's means
+    t = built.table
+    relu_rows, leaky, elu = (t.activation == a for a in ("relu", "leaky_relu", "elu"))
+    wrong = t.copy()
+    wrong.loc[leaky, ["stuck", "val_acc"]] = t.loc[relu_rows, ["dead", "val_acc"]].to_numpy()
+    figure_checks.assert_fails(built, wrong, "leaky ReLU will not die")
+    wrong = t.copy()
+    means = [c for c in t if c.startswith("act_mean/")]
+    wrong.loc[elu, means] = t.loc[relu_rows, means].to_numpy()
+    figure_checks.assert_fails(built, wrong, "ELU's outputs are closer to zero mean")
 
 
 @pytest.mark.slow  # four compiled programs
@@ -75,6 +86,13 @@ def test_penalties(tmp_path):
     mx = f[f.penalty == "max_norm"]
     for k in (1, 2, 3):  # the final norms, every layer at its bound c (or below)
         assert (mx[f"weight_norm/{k}"] <= mx.c * (1 + 1e-5)).all()
+    # deliberately wrong: a max-norm that acts below its bound (c = 16 trains like c = 1)
+    t = built.table
+    curve = t.part == "curve"
+    wrong = t.copy()
+    wrong.loc[curve & (t.c == 16), "train_loss"] = t.loc[curve & (t.c == 1),
+                                                          "train_loss"].to_numpy()
+    figure_checks.assert_fails(built, wrong, "max-norm is a bound, not a penalty")
 
 
 def test_gradcheck(tmp_path):

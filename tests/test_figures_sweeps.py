@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from figure_checks import assert_shows, build
+from figure_checks import assert_fails, assert_shows, build
 from trainlab import search_space
 from trainlab.config import ConfigError
 from trainlab.figures import experiment
@@ -89,10 +89,15 @@ def test_search(tmp_path):
     from trainlab.figures.search import searches
 
     s = searches(built.table)
-    # every search of a kind has the same budget; 20 of each, one program for all trials
-    assert set(s.groupby("method").trials.first()) == {9}
-    assert (s[s.method == "random"].distinct_lr == 9).all()
+    # every search of a kind has the same budget; 12 of each, one program for all trials
+    assert set(s.groupby("method").trials.first()) == {27}
+    assert (s[s.method == "random"].distinct_lr == 27).all()
     assert (s[s.method == "grid"].distinct_lr == 3).all()
+    # deliberately wrong: a random search no better than the grid (the grid's objectives)
+    t = built.table
+    wrong = t.copy()
+    wrong.loc[t.method == "random", "objective"] = t[t.method == "grid"].objective.to_numpy()
+    assert_fails(built, wrong, "random search finds better settings")
 
 
 @pytest.mark.slow  # three optimizers, three compiled programs

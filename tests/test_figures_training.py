@@ -43,6 +43,10 @@ def test_activation_speed(tmp_path):
     built = build("activation-speed", tmp_path)
     b = best(built.table, built.options).set_index("activation")
     assert b.epochs_to_target["relu"] < b.epochs_to_target["tanh"] < b.epochs_to_target["sigmoid"]
+    # deliberately wrong: the grid cut below sigmoid's best rate (the old grid's fault)
+    t = built.table
+    cut = t[~((t.activation == "sigmoid") & (t.lr > b.lr["sigmoid"]))]
+    figure_checks.assert_fails(built, cut, "each activation's best lr lies inside its grid")
 
 
 @pytest.mark.slow
@@ -56,11 +60,16 @@ def test_weight_decay(tmp_path):
     g = grids(built.table)
     assert g["adam_l2"].shape == g["adamw"].shape == (2, 2)
     assert (g["adamw"] - g["adam_l2"]).abs().max().max() >= 0.05
+    # deliberately wrong: an "Adam+L2" whose penalty acts like decoupled decay (AdamW's norms)
+    t = built.table
+    wrong = t.copy()
+    wrong.loc[t.arm == "adam_l2", "weight_norm"] = t[t.arm == "adamw"].weight_norm.to_numpy()
+    figure_checks.assert_fails(built, wrong, "with Adam, L2 is not decoupled decay")
 
 
 @pytest.mark.slow
 def test_dropout(tmp_path):
-    from trainlab.figures.dropout import MC, gaps, test_time_means
+    from trainlab.figures.dropout import DETERMINISTIC, MC, RAW, gaps, test_time_means
 
     built = build("dropout", tmp_path)
     g = gaps(built.table).set_index("arm")
@@ -69,16 +78,31 @@ def test_dropout(tmp_path):
     mc = t[t.rule == MC]
     assert set(mc.arm) == {"hidden_0.5", "input_0.2_hidden_0.5"}  # no masks without dropout
     assert (mc.groupby("arm").agreement.last() > 0.8).all()
+    # deliberately wrong: dropout without rescaling - the test pass is the un-rescaled net
+    wrong = built.table.copy()
+    columns = ["logit_scale", "logit_error"]
+    det, raw = wrong.rule == DETERMINISTIC, wrong.rule == RAW
+    wrong.loc[det, columns], wrong.loc[raw, columns] = (built.table.loc[raw, columns].to_numpy(),
+                                                        built.table.loc[det, columns].to_numpy())
+    figure_checks.assert_fails(built, wrong, *[f"{d}: the test-time pass" for d in (
+        "dropout 0.5 hidden", "dropout 0.2 input + 0.5 hidden")])
 
 
 def test_ensembles(tmp_path):
     from trainlab.figures.ensembles import members
 
-    m = members(build("ensembles", tmp_path).table)
+    built = build("ensembles", tmp_path)
+    m = members(built.table)
     assert list(m.seed) == [0, 1, 2, 3]  # every member's own params, not seed 0's four times
     assert m.single_test_acc.nunique() > 1
     assert m.ensemble_test_acc.iloc[-1] >= m.single_test_acc.mean()
     assert m.ensemble_test_acc.iloc[0] == m.single_test_acc.iloc[0]
+    assert (m.polyak_test_acc != m.single_test_acc).any()  # params_average.npz is its own net
+    # deliberately wrong: no averaging (the "average" is the last iterate)
+    t = built.table
+    wrong = t.assign(polyak_test_acc=t.single_test_acc, polyak_test_loss=t.single_test_loss,
+                     summary_test_avg_acc=t.summary_test_acc)
+    figure_checks.assert_fails(built, wrong, "parameter averaging")
 
 
 @pytest.mark.slow

@@ -34,8 +34,8 @@ def _check_classifier(cfg: Config, x) -> None:
         raise ValueError(f"x must be (samples, features), got shape {jnp.shape(x)}")
 
 
-def probabilities(cfg: Config, params: dict, x, state: dict | None = None) -> jax.Array:
-    """Softmax class probabilities (samples, classes) of the net in evaluation mode."""
+def logits(cfg: Config, params: dict, x, state: dict | None = None) -> jax.Array:
+    """The net's outputs before the softmax (samples, classes), in evaluation mode."""
     _check_classifier(cfg, x)
     if state is None:
         if cfg.normalization.stateful:
@@ -43,7 +43,12 @@ def probabilities(cfg: Config, params: dict, x, state: dict | None = None) -> ja
                              "running statistics (pass state)")
         state = empty_state(params)
     out, _, _ = mlp.apply(cfg, params, state, jnp.asarray(x), train=False)
-    return jax.nn.softmax(out, axis=-1)
+    return out
+
+
+def probabilities(cfg: Config, params: dict, x, state: dict | None = None) -> jax.Array:
+    """Softmax class probabilities (samples, classes) of the net in evaluation mode."""
+    return jax.nn.softmax(logits(cfg, params, x, state), axis=-1)
 
 
 def mc_dropout_probabilities(cfg: Config, params: dict, x, key: jax.Array, samples: int,
@@ -54,6 +59,13 @@ def mc_dropout_probabilities(cfg: Config, params: dict, x, key: jax.Array, sampl
 
     BatchNorm is refused: trainlab's training-mode pass would normalize with the test batch's
     own statistics, not the running averages, so the passes would not be the trained net."""
+    return jax.nn.softmax(mc_dropout_logits(cfg, params, x, key, samples, state), axis=-1)
+
+
+def mc_dropout_logits(cfg: Config, params: dict, x, key: jax.Array, samples: int,
+                      state: dict | None = None) -> jax.Array:
+    """The outputs before the softmax of ``samples`` passes with dropout on (samples, n,
+    classes): what the net computed in training, mask by mask."""
     _check_classifier(cfg, x)
     if cfg.normalization.stateful:
         raise ValueError(f"normalization={cfg.normalization.name}: Monte-Carlo dropout is not "
@@ -65,7 +77,7 @@ def mc_dropout_probabilities(cfg: Config, params: dict, x, key: jax.Array, sampl
 
     def one(k):
         out, _, _ = mlp.apply(cfg, params, state, x, train=True, key=k)
-        return jax.nn.softmax(out, axis=-1)
+        return out
 
     return jax.lax.map(one, jax.random.split(key, samples))
 

@@ -72,11 +72,19 @@ def check(table: pd.DataFrame, options: dict) -> list[Check]:
     e = b.epochs_to_target
     fmt = lambda v: f"{v:.1f}" if np.isfinite(v) else "never"  # noqa: E731
     measured = ", ".join(f"{a} {fmt(e[a])} (lr {b.lr[a]:g})" for a in ORDER if a in e)
+    p = per_lr(table, options)
+    edges = {a: (part.lr.min(), part.lr.max()) for a, part in p.groupby("activation")}
+    inside = {a: edges[a][0] < b.lr[a] < edges[a][1] for a in b.index}
     return [
         Check(f"epochs to training loss {target:g}, each at its best lr: relu < tanh < sigmoid",
               # sigmoid may never get there (inf); relu and tanh must
               bool(np.isfinite(e["tanh"]) and e["relu"] < e["tanh"] < e["sigmoid"]),
               measured),
+        Check("each activation's best lr lies inside its grid (not its smallest or largest "
+              "rate), so that none loses for want of a larger or smaller one",
+              bool(inside and all(inside.values())),
+              ", ".join(f"{a}: {b.lr[a]:g} in [{edges[a][0]:g}, {edges[a][1]:g}]"
+                        + ("" if inside[a] else " (at the edge)") for a in b.index)),
     ]
 
 

@@ -1,7 +1,9 @@
 """Each activation function and its derivative (lectures 000 and 001).
 
-Trains nothing: f is trainlab's own ``activate`` on a grid of pre-activations z, and f' its
-autodiff derivative, so the plot shows exactly what the networks compute.
+Trains nothing: f is trainlab's own activation on a grid of pre-activations z, and f' its
+autodiff derivative, so the plot shows exactly what the networks compute. The check compares
+f' with a centred finite difference of the plotted f, except where the difference's two ends
+lie on two sides of a kink (the activation's own ``kinks``: there f has no derivative).
 """
 
 from __future__ import annotations
@@ -31,18 +33,27 @@ def _label(cfg, pieces: np.ndarray) -> str:
     return name
 
 
+def _pre(cfg, pieces: np.ndarray, z):
+    """The one-unit layer's pre-activations for input z: z itself, or for maxout its pieces'
+    affine functions of z."""
+    if cfg.pieces > 1:
+        return jnp.asarray(pieces[:, 0]) * z + jnp.asarray(pieces[:, 1])
+    return z[None]
+
+
 def _function(cfg, pieces: np.ndarray):
     """z -> f(z) for one scalar z, through trainlab's activation of a one-unit layer."""
     layer = cfg.params(1, jnp.float32)
+    return lambda z: cfg(_pre(cfg, pieces, z)[None, :], layer)[0, 0]
 
-    def f(z):
-        if cfg.pieces > 1:  # the layer's pieces pre-activations, here affine in z
-            pre = jnp.asarray(pieces[:, 0]) * z + jnp.asarray(pieces[:, 1])
-        else:
-            pre = z[None]
-        return cfg(pre[None, :], layer)[0, 0]
 
-    return f
+def _sides(cfg, pieces: np.ndarray, z: jax.Array) -> np.ndarray:
+    """The kink side each z is on (the activation's own ``kinks``: ReLU's sign, maxout's
+    winning piece) as an integer; 0 everywhere for a smooth activation."""
+    codes = cfg.kinks(jax.vmap(lambda v: _pre(cfg, pieces, v))(z))  # (points, 1) or None
+    if codes is None:
+        return np.zeros(z.shape, np.int64)
+    return np.asarray(codes).reshape(z.shape[0]).astype(np.int64)
 
 
 def table(runs, options) -> pd.DataFrame:
@@ -56,6 +67,7 @@ def table(runs, options) -> pd.DataFrame:
         frames.append(pd.DataFrame({
             "activation": _label(run.cfg.activation, pieces), "z": z,
             "f": np.asarray(value), "df": np.asarray(slope),
+            "kink_side": _sides(run.cfg.activation, pieces, jnp.asarray(z)),
         }))
     return pd.concat(frames, ignore_index=True)
 
@@ -69,16 +81,44 @@ def brief(table: pd.DataFrame, options: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def finite_differences(table: pd.DataFrame) -> pd.DataFrame:
+    """Per activation and interior grid point: the centred difference (f(z+h) - f(z-h)) / 2h
+    of the plotted f beside its f', and whether the stencil z-h..z+h crosses a kink (where the
+    difference says nothing of the derivative)."""
+    frames = []
+    for name, part in table.groupby("activation", sort=False):
+        z, f, side = part.z.to_numpy(), part.f.to_numpy(np.float64), part.kink_side.to_numpy()
+        fd = (f[2:] - f[:-2]) / (z[2:] - z[:-2])
+        crosses = (side[2:] != side[:-2]) | (side[1:-1] != side[2:])
+        frames.append(pd.DataFrame({"activation": name, "z": z[1:-1], "df": part.df.iloc[1:-1],
+                                    "fd": fd, "kink": crosses}))
+    out = pd.concat(frames, ignore_index=True)
+    out["error"] = (out.df - out.fd).abs()
+    return out
+
+
 def check(table: pd.DataFrame, options: dict) -> list[Check]:
     checks = []
     for name, expected in FAMOUS.items():
         top = table[table.activation == name].df.max()
         checks.append(Check(f"{name}' max = {expected:g}", abs(top - expected) < 1e-4,
                             f"{top:.6f}"))
-    complete = table.groupby("activation")[["f", "df"]].apply(
-        lambda p: bool(np.isfinite(p.to_numpy()).all() and p.df.abs().max() > 0))
-    checks.append(Check("every panel has both f and f'", bool(complete.all()),
-                        f"{int(complete.sum())}/{len(complete)} activations"))
+    tol = float(options["fd_tolerance"])
+    fd = finite_differences(table)
+    smooth = fd[~fd.kink]
+    worst = smooth.groupby("activation", sort=False).error.max()
+    kinks = fd.groupby("activation", sort=False).kink.sum()
+    bad = worst[~(worst < tol)]  # NaN counts as a failure
+    h = float(np.diff(table.z.iloc[:2]).item())
+    checks.append(Check(
+        f"f' (autodiff) is the derivative of the plotted f: within {tol:g} of the centred "
+        f"finite difference (f(z+h) - f(z-h)) / 2h, h = {h:.3g}, at every grid point whose "
+        "stencil crosses no kink, in every panel",
+        bool(len(worst) and worst.notna().all() and not len(bad)),
+        f"worst {worst.max():.1e} ({worst.idxmax()}); "
+        + (", ".join(f"{n}: {e:.1e}" for n, e in bad.items()) + " fail; " if len(bad) else "")
+        + f"{len(worst)} activations, {len(smooth)} points; skipped at kinks: "
+        + ", ".join(f"{n} {int(k)}" for n, k in kinks.items() if k)))
     return checks
 
 

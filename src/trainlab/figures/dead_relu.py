@@ -25,7 +25,7 @@ def table(runs, options) -> pd.DataFrame:
     layers = _layers(frame)
     widths = np.asarray(runs[0].cfg.model.widths, float)
     keep = ["arm", LR, "seed", "epoch", "train_loss", "val_acc",
-            *(f"{s}/{k}" for s in ("dead_frac", "stuck_frac") for k in layers)]
+            *(f"{s}/{k}" for s in ("dead_frac", "stuck_frac", "act_mean") for k in layers)]
     frame = frame[keep].rename(columns={"arm": "activation", LR: "lr"})
     for stat, name in (("dead_frac", "dead"), ("stuck_frac", "stuck")):  # all hidden units
         frame[name] = sum(frame[f"{stat}/{k}"] * w for k, w in zip(layers, widths,
@@ -51,6 +51,8 @@ def finals(table: pd.DataFrame, options: dict) -> pd.DataFrame:
                 "stuck": end.stuck.mean(), "stuck max": end.stuck.max()}
         row |= {f"dead layer {k}": end[f"dead_frac/{k}"].mean() for k in layers}
         row |= {"dead ever": part.dead.max(), "stuck ever": part.stuck.max()}
+        # how far from 0 the units' mean output is: |mean activation|, averaged over layers
+        row["|act mean|"] = float(np.mean([abs(end[f"act_mean/{k}"].mean()) for k in layers]))
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -88,8 +90,8 @@ def check(table: pd.DataFrame, options: dict) -> list[Check]:
             else None
         diverged = part[part["diverged seeds"] > 0]
         checks.append(Check(
-            f"{NAMES[activation]}: no unit exactly 0 on every training sample (any lr, "
-            "epoch, seed)",
+            f"by construction: {NAMES[activation]} has no unit exactly 0 on every training "
+            "sample (its output is 0 only at z = 0; any lr, epoch, seed)",
             bool(len(finite) and (finite == 0).all()),
             f"most dead: {finite.max():.1%} over {len(finite)} (lr, seed, epoch) rows"
             + (f"; stuck (never positive) up to {worst['stuck ever']:.1%} at lr "
@@ -98,7 +100,43 @@ def check(table: pd.DataFrame, options: dict) -> list[Check]:
                + ", ".join(f"{r.lr:g} ({r['diverged seeds']} seeds)"
                            for _, r in diverged.iterrows())
                if len(diverged) else "")))
+        if activation == "leaky_relu" and len(relu):
+            checks.append(_leaky_keeps_units(relu, part, options))
+        if activation == "elu" and len(relu):
+            checks.append(_elu_mean_nearer_zero(relu, part))
     return checks
+
+
+def _leaky_keeps_units(relu: pd.DataFrame, leaky: pd.DataFrame, options: dict) -> Check:
+    """Lecture 001: leaky ReLU "will not die". Where ReLU ends with dead units and still
+    trains, fewer leaky units end stuck (never positive: what dead is for a leaky unit, though
+    it still passes a gradient) and the leaky net validates better."""
+    losing = float(options["losing"])
+    losing_units = relu[relu.trains & (relu.dead >= losing)]
+    pairs = losing_units.merge(leaky, on="lr", suffixes=("", "_leaky")).set_index("lr")
+    ok = bool(len(pairs) and (pairs.stuck_leaky < pairs.dead).all()
+              and (pairs["final val acc_leaky"] > pairs["final val acc"]).all())
+    return Check(
+        f"leaky ReLU will not die (lecture 001): at every lr where ReLU trains but ends with "
+        f">= {losing:.0%} of its units dead, fewer leaky units end stuck than ReLU's end dead, "
+        "and the leaky net's validation accuracy is higher", ok,
+        ", ".join(f"lr {lr:g}: stuck {r.stuck_leaky:.1%} vs dead {r.dead:.1%}, val "
+                  f"{r['final val acc_leaky']:.1%} vs {r['final val acc']:.1%}"
+                  for lr, r in pairs.iterrows()) or "no lr where ReLU trains and loses units")
+
+
+def _elu_mean_nearer_zero(relu: pd.DataFrame, elu: pd.DataFrame) -> Check:
+    """Lecture 001: ELU's outputs are "closer to zero mean" than ReLU's (its negative branch
+    goes down to -alpha), at every lr where both train."""
+    both = relu[relu.trains].merge(elu[elu.trains], on="lr",
+                                   suffixes=("", "_elu")).set_index("lr")
+    ok = bool(len(both) and (both["|act mean|_elu"] < both["|act mean|"]).all())
+    return Check(
+        "ELU's outputs are closer to zero mean (lecture 001): |mean activation| of the hidden "
+        "units (after the last epoch, mean over layers) below ReLU's at every lr where both "
+        "train", ok,
+        ", ".join(f"lr {lr:g}: {r['|act mean|_elu']:.2f} vs {r['|act mean|']:.2f}"
+                  for lr, r in both.iterrows()) or "no lr where both train")
 
 
 def draw(table: pd.DataFrame, options: dict):

@@ -29,32 +29,51 @@ def _label(cfg) -> str:
 
 
 def _test_time(run, options) -> list[dict]:
-    """The run's net (one seed) on the test set, each test-time rule."""
+    """The run's net (one seed) on the test set, each test-time rule. A deterministic rule's
+    row also says how far its logits are from the mean logits of the training-mode net (the
+    mean over the largest number of masks): the claim behind weight scaling is that the test
+    pass gives each unit the input it had in training, on average."""
     cfg = run.cfg
     data = load_dataset(cfg.data, cfg.dtype)
     x, y = data.x_test, data.y_test
     params = load_params(run)
-    deterministic = np.asarray(predict.probabilities(cfg, params, x))
     standard = predict.as_standard_dropout(cfg, params)
-    scaled = np.asarray(predict.probabilities(cfg, predict.weight_scaling(cfg, standard), x))
-    raw = np.asarray(predict.probabilities(cfg, standard, x))
+    outputs = {DETERMINISTIC: predict.logits(cfg, params, x),
+               SCALED: predict.logits(cfg, predict.weight_scaling(cfg, standard), x),
+               RAW: predict.logits(cfg, standard, x)}
+    outputs = {rule: np.asarray(out, np.float64) for rule, out in outputs.items()}
+    deterministic = _softmax(outputs[DETERMINISTIC])
     label = deterministic.argmax(-1)
     base = {"arm": run.arm, "dropout": _label(cfg), "seed": cfg.seed}
+    dropped = cfg.model.input_dropout or cfg.model.hidden_dropout
+    samples = [int(t) for t in options["mc_samples"]]
+    passes = (np.asarray(predict.mc_dropout_logits(
+        cfg, params, x, jax.random.PRNGKey(options["mc_key"]), max(samples)), np.float64)
+        if dropped else None)
+    trained = passes.mean(0) if dropped else None
 
-    def row(rule, probs, samples=np.nan):
-        return base | {"rule": rule, "samples": samples,
-                       "test_acc": float((probs.argmax(-1) == y).mean()),
-                       "agreement": float((probs.argmax(-1) == label).mean()),
-                       "max_prob_diff": float(np.abs(probs - deterministic).max())}
+    def row(rule, probs, samples=np.nan, out=None):
+        r = base | {"rule": rule, "samples": samples,
+                    "test_acc": float((probs.argmax(-1) == y).mean()),
+                    "agreement": float((probs.argmax(-1) == label).mean()),
+                    "max_prob_diff": float(np.abs(probs - deterministic).max())}
+        if out is not None and trained is not None:
+            size = np.linalg.norm(trained)
+            r |= {"logit_scale": float(np.linalg.norm(out) / size),
+                  "logit_error": float(np.linalg.norm(out - trained) / size)}
+        return r
 
-    rows = [row(DETERMINISTIC, deterministic), row(SCALED, scaled), row(RAW, raw)]
-    if cfg.model.input_dropout or cfg.model.hidden_dropout:
-        samples = [int(t) for t in options["mc_samples"]]
-        passes = np.asarray(predict.mc_dropout_probabilities(
-            cfg, params, x, jax.random.PRNGKey(options["mc_key"]), max(samples)))
+    rows = [row(rule, _softmax(out), out=out) for rule, out in outputs.items()]
+    if dropped:
+        probs = _softmax(passes)
         for t in samples:
-            rows.append(row(MC, passes[:t].mean(0), t))
+            rows.append(row(MC, probs[:t].mean(0), t))
     return rows
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    e = np.exp(logits - logits.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
 
 
 def table(runs, options) -> pd.DataFrame:
@@ -90,7 +109,9 @@ def test_time_means(table: pd.DataFrame) -> pd.DataFrame:
         dropout=("dropout", "first"), seeds=("seed", "count"), test_acc=("test_acc", "mean"),
         test_acc_min=("test_acc", "min"), test_acc_max=("test_acc", "max"),
         agreement=("agreement", "mean"), agreement_min=("agreement", "min"),
-        max_prob_diff=("max_prob_diff", "max")).reset_index()
+        max_prob_diff=("max_prob_diff", "max"), logit_scale=("logit_scale", "mean"),
+        logit_error=("logit_error", "mean"),
+        logit_error_max=("logit_error", "max")).reset_index()
 
 
 def _rule(t: pd.DataFrame, arm: str, rule: str) -> pd.DataFrame:
@@ -123,6 +144,7 @@ def check(table: pd.DataFrame, options: dict) -> list[Check]:
     dropped = g[g.arm != "no_dropout"]
     tol = float(options["tolerance"])
     agree = float(options["agreement"])
+    close, off = float(options["mean_output"]), float(options["unscaled_off"])
     checks = [
         Check("train/validation accuracy gap shrinks with dropout",
               bool((dropped.gap_acc < none.gap_acc).all()),
@@ -136,13 +158,24 @@ def check(table: pd.DataFrame, options: dict) -> list[Check]:
         mc = _rule(t, arm, MC)
         if not len(mc):
             continue
-        det, scaled, last = (_rule(t, arm, DETERMINISTIC).iloc[0], _rule(t, arm, SCALED).iloc[0],
-                             mc.iloc[-1])
+        det, scaled, raw, last = (_rule(t, arm, DETERMINISTIC).iloc[0],
+                                  _rule(t, arm, SCALED).iloc[0], _rule(t, arm, RAW).iloc[0],
+                                  mc.iloc[-1])
         name, n = det.dropout, int(det.seeds)
         checks += [
-            Check(f"{name}: weight scaling gives the inverted-dropout network",
+            Check(f"by construction: {name}: weight scaling of the standard-dropout net "
+                  "(W / (1 - p), times 1 - p) is the inverted-dropout network",
                   bool(scaled.max_prob_diff < 1e-4),
                   f"max |probability difference| {scaled.max_prob_diff:.1e}"),
+            Check(f"{name}: the test-time pass (inverted dropout = weight scaling) gives the "
+                  f"training-mode net's mean output: logits within {close:.0%} of the mean "
+                  f"logits of {last.samples} dropout passes (every net), while the standard-"
+                  f"dropout net not rescaled is off by more than {off:.0%}",
+                  bool(det.logit_error_max < close and raw.logit_error > off),
+                  f"relative distance {det.logit_error:.1%} (worst net "
+                  f"{det.logit_error_max:.1%}, scale {det.logit_scale:.2f}x); not rescaled "
+                  f"{raw.logit_error:.0%} (scale {raw.logit_scale:.2f}x), test accuracy "
+                  f"{raw.test_acc:.1%} vs {det.test_acc:.1%}"),
             Check(f"{name}: Monte-Carlo average of {last.samples} masks within {tol * 100:g} "
                   f"points of the deterministic pass (mean over {n} nets)",
                   bool(abs(last.test_acc - det.test_acc) <= tol),
@@ -193,7 +226,8 @@ def draw(table: pd.DataFrame, options: dict):
         ax_mc.axhline(det.test_acc, color=color, ls="--", lw=1.2,
                       label=f"  deterministic = weight scaling: {det.test_acc:.1%}")
         ax_mc.axhline(raw.test_acc, color=color, ls=":", lw=1.2,
-                      label=f"  not rescaled (wrong): {raw.test_acc:.1%}")
+                      label=f"  not rescaled (wrong): {raw.test_acc:.1%}, logits "
+                            f"{raw.logit_scale:.1f}x the training-mode mean")
         last = part.iloc[-1]
         ax_mc.annotate(f"argmax agreement {last.agreement:.0%}", (last.samples, last.test_acc),
                        textcoords="offset points", xytext=(-10, -14), ha="right", fontsize=8,

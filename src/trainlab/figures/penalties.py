@@ -142,12 +142,48 @@ def check(table: pd.DataFrame, options: dict) -> list[Check]:
         start = curves[curves.epoch == 0]
         above = pd.concat([start[f"weight_norm/{k}"] / start.c for k in layers]).max()
         checks.append(Check(
-            "max-norm keeps every layer's Frobenius norm <= c (every c, layer, seed and epoch "
-            "after the first update)",
+            "by construction (a projection after every update): max-norm keeps every layer's "
+            "Frobenius norm <= c (every c, layer, seed and epoch after the first update)",
             bool((ratios <= 1 + 1e-5).all()),
             f"max ||W_l||_F / c = {ratios.max():.6f} over {len(ratios)} (c, layer, seed, "
             f"epoch); at init, before any projection, up to {above:.3g}"))
+        checks.append(_bound_not_penalty(table))
     return checks
+
+
+def untouched(table: pd.DataFrame) -> pd.DataFrame:
+    """Per max-norm c and seed: the epochs before any layer of the unpenalized run (same
+    seed) first exceeds c - where the bound is never reached and max-norm should change
+    nothing - and the largest relative difference of the two runs' training losses there."""
+    curves = table[table.part == "curve"]
+    none = curves[curves.penalty == "none"].set_index(["seed", "epoch"])
+    layers = _layers(curves)
+    rows = []
+    for (c, seed), part in curves[curves.penalty == "max_norm"].groupby(["c", "seed"]):
+        free = none.loc[seed]
+        above = free[[f"weight_norm/{k}" for k in layers]].max(axis=1) > c
+        before = free.index[: int(np.argmax(above.to_numpy()))] if above.any() else free.index
+        mine = part.set_index("epoch").loc[before]
+        diff = ((mine.train_loss - free.loc[before].train_loss).abs()
+                / free.loc[before].train_loss).max() if len(before) else np.nan
+        rows.append({"c": c, "seed": seed, "epochs": len(before), "max_rel_diff": diff})
+    return pd.DataFrame(rows)
+
+
+def _bound_not_penalty(table: pd.DataFrame) -> Check:
+    """Lecture 003: max-norm is a bound, not a penalty: while no layer of the unpenalized
+    run is above c it must leave the net as it is (a penalty would shrink it anyway)."""
+    u = untouched(table)
+    free = u[u.epochs > 0]
+    return Check(
+        "max-norm is a bound, not a penalty (lecture 003): for a c above every layer's norm "
+        "in the unpenalized run, the constrained run IS that run (same seed: training loss "
+        "within 1e-5 relative at every epoch before a layer first exceeds c)",
+        bool(len(free) and (free.max_rel_diff < 1e-5).all()),
+        "; ".join(f"c {c:g}: {int(p.epochs.min())}-{int(p.epochs.max())} epochs below the bound, "
+                  f"max difference {p.max_rel_diff.max():.1e}"
+                  for c, p in free.groupby("c"))
+        or "no c above the unpenalized run's norms (every c binds from the first update)")
 
 
 def _log_kappa(ax, f: pd.DataFrame, column: str, ylabel: str, title: str) -> None:

@@ -1,6 +1,7 @@
 """Grid vs random search with the same budget (lecture 004, Bergstra & Bengio 2012): with one
-hyperparameter that matters (lr) and one that does not (a tiny L2 kappa), a k x k grid tries
-only k distinct lr values, a random search of k^2 trials tries k^2 of them."""
+hyperparameter that matters (lr) and d - 1 that do not (a tiny L2 kappa and a tiny decoupled
+weight decay), a k^d grid tries only k distinct lr values, a random search of k^d trials
+tries k^d of them."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import pandas as pd
 from trainlab import records
 from trainlab.figures.common import Check
 
-LR, KAPPA = "optimizer.lr", "regularizer.kappa"
+LR, KAPPA, WD = "optimizer.lr", "regularizer.kappa", "optimizer.weight_decay"
+UNIMPORTANT = ("kappa", "weight_decay")  # the table's columns of the other hyperparameters
 LABELS = {"random": "random search", "grid": "randomly shifted grid",
           "fixed": "fixed grid (decades)"}
 COLORS = {"random": "C0", "grid": "C1", "fixed": "C3"}
@@ -28,6 +30,7 @@ def table(runs, options) -> pd.DataFrame:
                      "search_seed": run.search_seed if run.search_seed is not None else 0,
                      "trial": run.trial if run.trial is not None else run.index,
                      "lr": run.cfg.optimizer.lr, "kappa": run.cfg.regularizer.kappa,
+                     "weight_decay": run.cfg.optimizer.weight_decay,
                      "objective": value if s["status"] != "diverged" else np.inf,
                      "best_val_acc": s["best_val_acc"], "status": s["status"],
                      "objective_name": options["objective"]})
@@ -62,49 +65,65 @@ def brief(table: pd.DataFrame, options: dict) -> pd.DataFrame:
     return methods(table)
 
 
-def _kappa_effect(table: pd.DataFrame) -> tuple[float, float]:
-    """On the fixed grid: the largest change of the objective over kappa at one lr, and the
-    change over lr (its range over the lrs' mean objectives), trained lrs only."""
+def _unimportant_effect(table: pd.DataFrame) -> tuple[float, float]:
+    """On the fixed grid: the largest change of the objective over the other hyperparameters
+    at one lr, and the change over lr (its range over the lrs' mean objectives), trained lrs
+    only."""
     fixed = table[(table.method == "fixed") & np.isfinite(table.objective)]
     by_lr = fixed.groupby("lr").objective
-    over_kappa = float((by_lr.max() - by_lr.min()).max())
+    over_rest = float((by_lr.max() - by_lr.min()).max())
     means = by_lr.mean()
-    return over_kappa, float(means.max() - means.min())
+    return over_rest, float(means.max() - means.min())
+
+
+def _dimensions(table: pd.DataFrame) -> int:
+    """How many hyperparameters the searches search: those that vary within a grid."""
+    grid = table[table.method == "grid"]
+    first = grid[grid.search_seed == grid.search_seed.iloc[0]]
+    return sum(first[c].nunique() > 1 for c in ("lr", *UNIMPORTANT))
 
 
 def check(table: pd.DataFrame, options: dict) -> list[Check]:
     s = searches(table)
     m = methods(table).set_index("method")
     random, grid = s[s.method == "random"], s[s.method == "grid"]
-    k = int(round(np.sqrt(grid.trials.iloc[0])))
+    d = _dimensions(table)
+    n = int(grid.trials.iloc[0])
+    k = int(round(n ** (1 / d)))
     checks = [
         Check("random search tries as many distinct lr values as trials",
               bool((random.distinct_lr == random.trials).all()),
               f"{random.distinct_lr.min()}-{random.distinct_lr.max()} distinct lr in "
               f"{random.trials.iloc[0]} trials, {len(random)} searches"),
-        Check("a grid tries sqrt(trials) distinct lr values",
+        Check(f"a grid tries trials^(1/{d}) distinct lr values ({d} hyperparameters)",
               bool((grid.distinct_lr == k).all()),
-              f"{grid.distinct_lr.min()}-{grid.distinct_lr.max()} distinct lr in "
-              f"{grid.trials.iloc[0]} trials ({k} x {k})"),
+              f"{grid.distinct_lr.min()}-{grid.distinct_lr.max()} distinct lr in {n} trials "
+              f"({' x '.join([str(k)] * d)})"),
     ]
     r, g = m.loc["random"], m.loc["grid"]
     wins = int((random.best.to_numpy() <= grid.best.to_numpy()).sum()) if len(random) == len(
         grid) else -1
+    se = float(np.hypot(r.std_best / np.sqrt(r.searches), g.std_best / np.sqrt(g.searches)))
+    margin = float(options["standard_errors"])
     checks.append(Check(
-        "random search's mean best over the repeats is at least that of a randomly shifted "
-        "grid (lower objective)", bool(r.mean_best <= g.mean_best),
+        f"random search finds better settings than a randomly shifted grid with the same "
+        f"budget (Bergstra & Bengio): its mean best over the repeats is lower by at least "
+        f"{margin:g} standard errors of the difference", bool(g.mean_best - r.mean_best
+                                                               >= margin * se),
         f"random {r.mean_best:.4f} +- {r.std_best:.4f} vs shifted grid {g.mean_best:.4f} +- "
-        f"{g.std_best:.4f} ({table.objective_name.iloc[0]}, {int(r.searches)} searches each; "
-        f"random at least as good in {wins} of {len(random)} paired seeds)"))
+        f"{g.std_best:.4f} ({table.objective_name.iloc[0]}, {int(r.searches)} searches each): "
+        f"difference {g.mean_best - r.mean_best:.4f} = {(g.mean_best - r.mean_best) / se:.1f} "
+        f"standard errors; random at least as good in {wins} of {len(random)} paired seeds"))
     if "fixed" in m.index:
-        over_kappa, over_lr = _kappa_effect(table)
+        over_rest, over_lr = _unimportant_effect(table)
         f = m.loc["fixed"]
         shifted = grid.best.to_numpy()
         rank = int((shifted < f.mean_best).sum())
         checks.append(Check(
-            "the second hyperparameter is unimportant: on the fixed grid, kappa moves the "
-            "objective by < 10% of what lr does", over_kappa < 0.1 * over_lr,
-            f"largest change over kappa at one lr {over_kappa:.4f}, range over lr "
+            "the other hyperparameters are unimportant: on the fixed grid, kappa and the "
+            "weight decay together move the objective by < 10% of what lr does",
+            over_rest < 0.1 * over_lr,
+            f"largest change over them at one lr {over_rest:.4f}, range over lr "
             f"{over_lr:.4f}; the fixed grid's best {f.mean_best:.4f} beats {len(shifted) - rank} "
             f"of {len(shifted)} shifted grids (luck of where its points fall)"))
     return checks
@@ -132,8 +151,8 @@ def draw(table: pd.DataFrame, options: dict):
     ax.set_ylim(10 ** (low - 0.45 * (high - low)), 10 ** (high + 0.25 * (high - low)))
     ax.set(xscale="log", yscale="log", xlabel="learning rate (log scale)",
            ylabel="L2 penalty kappa (log scale)",
-           title="The trials of one search of each kind\n(ticks at the bottom: the distinct lr "
-                 "values each tries)")
+           title="The trials of one search of each kind, lr x kappa (the weight decay not "
+                 "drawn)\n(ticks at the bottom: the distinct lr values each tries)")
     ax.legend(fontsize=8, loc="upper left")
 
     ax = axes[1]
@@ -174,8 +193,9 @@ def draw(table: pd.DataFrame, options: dict):
                    label=f"{LABELS['fixed']}: {fixed.objective.min():.3f}")
         ax.legend(fontsize=8, loc="upper left")
     n = int(s.trials.iloc[0])
+    k = int(round(n ** (1 / _dimensions(table))))
     ax.set(xticks=[0, 1], xticklabels=[f"random\n({n} lr values)",
-                                       f"shifted grid\n({int(round(np.sqrt(n)))} lr values)"],
+                                       f"shifted grid\n({k} lr values)"],
            xlim=(-0.5, 1.9),
            ylabel=f"{table.objective_name.iloc[0].replace('_', ' ')} of the search's best trial "
                   "(nats)",
