@@ -28,17 +28,18 @@ class TrainChunk:
         start = time.perf_counter()
         summaries = [fingerprint.finished_summary(Path(job.out_dir), job.cfg) for job in jobs]
         todo = [job for job, done in zip(jobs, summaries) if done is None]
+        seconds = {}
         if todo:
             devices = jax.devices() if shard else jax.devices()[:1]
             [group] = plan.plan(todo, chunk_size=chunk, devices=devices)
             group.chunk = chunk  # pad as the launcher would: one executable for every chunk
+            seconds["plan"] = time.perf_counter() - start
             trained = iter(plan.run(group, progress=False))
             summaries = [done if done is not None else next(trained) for done in summaries]
-            seconds = {k: round(v, 3) for k, v in group.seconds.items()}
-        else:
-            seconds = {}
+            seconds |= group.seconds  # compile (or load from the cache), train, files
+        phases = ", ".join(f"{k} {v:.3f}" for k, v in seconds.items())
         print(f"trainlab chunk: {len(todo)} of {len(jobs)} jobs trained in "
-              f"{time.perf_counter() - start:.2f} s {seconds}", flush=True)
+              f"{time.perf_counter() - start:.3f} s ({phases})", flush=True)
         return summaries
 
     def checkpoint(self, *args, **kwargs):

@@ -99,7 +99,7 @@ def run_chunks(executor, chunks: list[tuple[list, int]], *, shard: bool,
             try:
                 summaries = job.result()
             except Exception as error:  # it raised, or its process died
-                on_error(jobs, error)
+                on_error(jobs, _failure(job, error))
             else:
                 on_chunk(jobs, summaries)
     except BaseException:
@@ -112,3 +112,24 @@ def run_chunks(executor, chunks: list[tuple[list, int]], *, shard: bool,
 def _absolute(job):
     """The job as a worker gets it: its directory absolute (a Slurm job may start elsewhere)."""
     return dataclasses.replace(job, out_dir=Path(job.out_dir).absolute())
+
+
+class ChunkFailed(RuntimeError):
+    """A chunk's submitit job raised, or ended without a result (its log has the rest)."""
+
+
+def _failure(job, error: Exception) -> ChunkFailed:
+    """What went wrong in one line: the worker's exception, or the job's end state (a worker
+    killed, out of memory, timed out...), and where its log is; the full error as the cause."""
+    from submitit.core.utils import FailedJobError
+
+    lines = [line for line in str(error).splitlines() if line.strip()]
+    if isinstance(error, FailedJobError):  # the worker's traceback between two rules of dashes
+        rules = [i for i, line in enumerate(lines) if set(line.strip()) == {"-"}]
+        what = lines[rules[1] - 1] if len(rules) > 1 else lines[-1]
+        said = f"raised {what.strip()}"
+    else:
+        said = f"ended without a result (state {job.state})"
+    failure = ChunkFailed(f"submitit job {job.job_id} {said}; log: {job.paths.stderr}")
+    failure.__cause__ = error
+    return failure
