@@ -215,6 +215,12 @@ def _job_chunks(jobs: list[Job], size: int):
         yield chunk
 
 
+def chunks(group: GroupPlan) -> list[list[Job]]:
+    """The group's jobs as ``run`` trains them, chunk by chunk (what one submitit job trains
+    with executor=submitit)."""
+    return list(_job_chunks(group.jobs, group.chunk))
+
+
 def run(group: GroupPlan, *, progress: bool = True, label: str = "training",
         on_chunk: Callable[[list[Job], list[dict]], None] | None = None,
         on_error: Callable[[list[Job], Exception], None] | None = None) -> list[dict]:

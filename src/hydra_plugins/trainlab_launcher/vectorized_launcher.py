@@ -11,6 +11,11 @@ Before anything trains, every job is composed and checked, so a bad value in any
 sweep with one line and no job directory. A job whose directory already holds its finished
 results (same config hash) is not run again: a killed sweep resumes where it stopped.
 
+With ``hydra.launcher.executor=submitit``, each chunk is trained by a submitit job of its own
+(submitit_chunks.py: worker processes on this machine, or a Slurm job array), which writes its
+jobs' files; the launcher writes the ``.hydra`` files first and finishes each chunk's jobs as
+its submitit job ends.
+
 Hydra's other launchers run the same app job by job, each job calling the app (run.py's
 train_from_hydra, which skips finished jobs too): ``hydra/launcher=basic`` in this process,
 ``hydra/launcher=joblib hydra.launcher.n_jobs=4`` in worker processes, submitit (Slurm) or ray
@@ -70,8 +75,11 @@ class VectorizedLauncher(Launcher):
     composes_before_running = True
 
     def __init__(self, chunk_size: str = "auto", memory_fraction: float = 0.5,
-                 shard: bool = True, resume: bool = True) -> None:
+                 shard: bool = True, resume: bool = True, executor: str = "local",
+                 submitit: Any = None) -> None:
         from trainlab.trial_plan import parse_chunk_size
+
+        from . import submitit_chunks
 
         try:
             self.chunk_size = parse_chunk_size(chunk_size)
@@ -80,6 +88,13 @@ class VectorizedLauncher(Launcher):
         if not 0 < memory_fraction <= 1:
             _fail(f"hydra.launcher.memory_fraction={memory_fraction}: must be in (0, 1]")
         self.memory_fraction, self.shard, self.resume = memory_fraction, shard, resume
+        if executor not in ("local", "submitit"):
+            _fail(f"hydra.launcher.executor={executor}: must be local or submitit")
+        self.executor = executor
+        self.submitit = OmegaConf.to_container(submitit, resolve=True) if OmegaConf.is_config(
+            submitit) else dict(submitit or {})
+        if executor == "submitit" and (wrong := submitit_chunks.problem(self.submitit)):
+            _fail(wrong)
         self.config: DictConfig | None = None
         self.hydra_context: HydraContext | None = None
         self.task_function: TaskFunction | None = None
@@ -244,6 +259,9 @@ class VectorizedLauncher(Launcher):
 
         if self.search is None:
             jobs = todo
+        elif self.executor == "submitit":
+            _fail("hydra.launcher.executor=submitit: an adaptive search (hydra/sweeper=halving "
+                  "or pbt) decides between epochs in this process; use executor=local")
         if not todo:
             return
         planned = [plan.Job(j.cfg, j.out_dir, list(j.overrides), j.signature) for j in jobs]
@@ -273,6 +291,9 @@ class VectorizedLauncher(Launcher):
             advance(sum(j.cfg.seeds for j in chunk))
 
         with _progress(sum(job.cfg.seeds for job in todo)) as advance:
+            if self.executor == "submitit":
+                self._submit(groups, finish, fail)
+                return
             for number, group in enumerate(groups, start=1):
                 start = time.perf_counter()
                 with self._phase("run"):
@@ -294,6 +315,20 @@ class VectorizedLauncher(Launcher):
                     f"{group.devices[0].platform} device(s) ({group.reason}): compile "
                     f"{compile_s:.1f} s, run {run_s:.1f} s ({run_s / n:.3f} s a trial), "
                     f"{time.perf_counter() - start:.1f} s in all")
+
+    def _submit(self, groups: list, finish, fail) -> None:
+        """executor=submitit: every chunk of every group one submitit job; each chunk's jobs
+        finished as its job ends."""
+        from trainlab import plan
+
+        from . import submitit_chunks
+
+        chunks = [(jobs, group.chunk) for group in groups for jobs in plan.chunks(group)]
+        if not chunks:  # every job had finished
+            return
+        with self._phase("run"):
+            submitit_chunks.run_chunks(submitit_chunks.make_executor(self.submitit), chunks,
+                                       shard=self.shard, on_chunk=finish, on_error=fail)
 
 
 def _job_callbacks(context: HydraContext) -> bool:
