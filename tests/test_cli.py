@@ -214,7 +214,7 @@ def test_npz_with_empty_val_and_test_splits_trains(tmp_path):
     overrides = _npz(tmp_path, x_train=big, y_train=Y, x_val=np.zeros((0, 3)), y_val=Y[:0],
                      x_test=np.zeros(0), y_test=Y[:0])
     result = train(tmp_path / "run", *overrides, "epochs=2", "batch_size=full",
-                   "model.widths=[4]", "dtype=float64", "preprocessing=standardize")
+                   "model.widths=[4]", "dtype=float64", "data.preprocessing=standardize")
     assert result.returncode == 0, result.stderr
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["status"] == "ok" and summary["test_loss"] is None

@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from trainlab import calibrate, records, report, trial_plan
+from trainlab import calibrate, interrupt, records, report, trial_plan
 from trainlab.config import Config, ConfigError, batch_size_of, static_signature, traced_values
 from trainlab.data import Dataset, load_dataset
 from trainlab.outcome import (
@@ -207,6 +207,7 @@ def execute(program: Program, values: dict[str, np.ndarray], seeds: np.ndarray, 
     elapsed = [time.perf_counter() - start]
     with report.epoch_progress(epochs, label, enabled=progress) as advance:
         for epoch in range(1, epochs + 1):
+            interrupt.at_epoch(epoch, epochs)  # what Ctrl-C reports
             carry, running = compiled.train(values, seeds, carry, jnp.int32(epoch), data)
             carry, row = compiled.evaluate(values, seeds, carry, jnp.int32(epoch), running, data)
             rows.append(row)

@@ -12,6 +12,7 @@ import itertools
 import json
 import math
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -34,19 +35,37 @@ def cache_dir() -> Path:
     return Path(os.environ.get("TRAINLAB_CACHE", Path.home() / ".cache" / "trainlab"))
 
 
+# The temporary a write goes to first: ``.NAME.XXXXXXXX.tmp`` beside NAME (tempfile's 8
+# random characters). A write killed midway (kill -9) leaves one; a run starting in that
+# directory clears them (trainlab.outputs).
+_TEMPORARY = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
+
+
+def is_temporary(name: str) -> bool:
+    """Whether a file name is one of atomic_write's temporaries."""
+    return _TEMPORARY.fullmatch(name) is not None
+
+
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place."""
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place.
+    An OSError names ``path`` when the system did not name one (a full disk fails in write,
+    where no file name is known)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes it private; results are for everyone
     try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes it private; results are for everyone
+            write(Path(tmp))
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    except OSError as error:
+        if error.filename is None:
+            error.filename = str(path)
+        raise
 
 
 def write_text(text: str, path: Path) -> None:
