@@ -252,15 +252,20 @@ def summary_stamps(sweep_dir: Path) -> dict[str, int]:
     return {p.parent.name: p.stat().st_mtime_ns for p in sweep_dir.glob("*/summary.json")}
 
 
-def test_a_sweep_into_a_used_dir_reports_only_its_own_jobs(tmp_path, capsys):
+def test_a_sweep_into_a_used_dir_reports_only_its_own_jobs(tmp_path):
+    import contextlib
+    import io
+
     from trainlab import sweep_report
 
     multirun(tmp_path, "optimizer.lr=0.01,0.02,0.03,0.04")
     (tmp_path / "0" / ".metrics.csv.k3x_9q2a.tmp").write_text("")  # left by a kill -9
     (tmp_path / "0" / "summary.json").unlink()  # so that job 0 runs again
-    capsys.readouterr()
-    multirun(tmp_path, "optimizer.lr=0.01,0.02")
-    out = capsys.readouterr().out
+    # Not capsys: a sweep in this process reconfigures logging, and a logging handler absl
+    # attached earlier in the session then closes pytest's own (replaced) stderr stream.
+    again = sweep(tmp_path, "optimizer.lr=0.01,0.02")
+    assert again.returncode == 0, again.stderr
+    out = again.stdout
     table = pd.read_csv(tmp_path / "summary.csv")
     assert sorted(table["optimizer.lr"]) == [0.01, 0.02] and len(table) == 2
     assert re.search(r"2 job directories are in \S+ from an earlier sweep, not in this table: "
@@ -268,9 +273,10 @@ def test_a_sweep_into_a_used_dir_reports_only_its_own_jobs(tmp_path, capsys):
     assert not list((tmp_path / "0").glob("*.tmp"))
 
     # `trainlab report` rebuilds the same table, and names the others; --all shows them all.
-    assert sweep_report.main([str(tmp_path)]) == 0
+    with contextlib.redirect_stdout(io.StringIO()) as shown:
+        assert sweep_report.main([str(tmp_path)]) == 0
     assert len(pd.read_csv(tmp_path / "summary.csv")) == 2
-    assert "from an earlier sweep" in capsys.readouterr().out
+    assert "from an earlier sweep" in shown.getvalue()
     assert sweep_report.main([str(tmp_path), "--all"]) == 0
     assert len(pd.read_csv(tmp_path / "summary.csv")) == 4
 
