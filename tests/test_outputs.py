@@ -150,6 +150,15 @@ def test_the_config_hash_follows_the_data_files_bytes(tmp_path):
         compose(["data=moons"]))  # no file: as before
 
 
+def test_a_data_folder_is_known_by_its_files(tmp_path):
+    (tmp_path / "a.gz").write_bytes(b"12")
+    first = fingerprint.file_identity(str(tmp_path))
+    assert first == fingerprint.file_identity(str(tmp_path))
+    (tmp_path / "a.gz").write_bytes(b"123")
+    assert fingerprint.file_identity(str(tmp_path)) != first
+    assert fingerprint.file_identity(str(tmp_path / "nothing")) is None
+
+
 # ----------------------------------------------------------------------------- npz labels
 def _load(tmp_path, dtype="float32", **arrays):
     from trainlab.data import load_dataset

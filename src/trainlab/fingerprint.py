@@ -8,7 +8,9 @@ A config that reads a file (``data.path``) is only the same config while the fil
 same bytes: the hash covers the file's size and content hash. Hashing reads the whole file,
 so the content hash is kept per (path, size, mtime_ns): a sweep of many jobs on one file
 reads it once, and a file rewritten in place (new mtime) is read again. A file only touched
-or copied (same bytes) keeps its identity.
+or copied (same bytes) keeps its identity. A folder (``data=fashion_mnist data.path=DIR``)
+is known by the name, size and mtime of each file in it: reading every file of a folder
+someone points at could take long, and a file rewritten there gets a new mtime.
 """
 
 from __future__ import annotations
@@ -33,11 +35,14 @@ def _content_hash(path: str, size: int, mtime_ns: int) -> str:
         return hashlib.file_digest(file, "sha256").hexdigest()
 
 
-def file_identity(path: str) -> dict | None:
-    """The identity of the file a config reads: its size and content hash (None: no file,
-    which the run itself reports)."""
+def file_identity(path: str) -> dict | list | None:
+    """The identity of the file (or folder) a config reads: its size and content hash, or
+    each file's name, size and mtime (None: nothing there, which the run itself reports)."""
     file = Path(path).expanduser()
     try:
+        if file.is_dir():
+            return sorted([entry.name, entry.stat().st_size, entry.stat().st_mtime_ns]
+                          for entry in os.scandir(file) if entry.is_file())
         stat = os.stat(file)
         return {"size": stat.st_size,
                 "sha256": _content_hash(str(file.resolve()), stat.st_size, stat.st_mtime_ns)}
