@@ -141,6 +141,13 @@ BAD_INPUTS = {
     "npz nan": (lambda tmp: _npz(tmp, x_train=X_NAN, y_train=Y), "NaN"),
     "labels out of range": (lambda tmp: _npz(tmp, x_train=X, y_train=Y + 1, n_classes=2),
                             "labels"),
+    "npz empty train": (lambda tmp: _npz(tmp, x_train=X[:0], y_train=Y[:0]), "x_train"),
+    "npz beyond float32": (lambda tmp: _npz(tmp, x_train=np.where(X > 1.5, 1e39, X),
+                                             y_train=Y), "x_train"),
+    "npz sparse labels": (lambda tmp: _npz(tmp, x_train=X, y_train=np.where(Y, 10**9, 0)),
+                          "n_classes"),
+    "npz too many classes": (lambda tmp: _npz(tmp, x_train=X, y_train=Y, n_classes=10**9),
+                             "n_classes"),
     "batch larger than data": (["data=xor", "batch_size=8"], "batch_size"),
     "batch size word": (["batch_size=half"], "batch_size"),
     # A `+` adds a key to the config: it must not bypass the schema (issue 8).
@@ -198,3 +205,16 @@ def test_params_files_read_back_into_the_model(tmp_path):
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert float(cfg.loss(out, data.y_test, 2)) == pytest.approx(summary["test_loss"],
                                                                        rel=1e-5)
+
+
+def test_npz_with_empty_val_and_test_splits_trains(tmp_path):
+    """0-row x_val / x_test (any shape past the rows: numpy cannot always tell): no
+    validation, no test numbers, a finished run; float64 keeps what float32 cannot hold."""
+    big = np.where(X > 1.5, 1e39, X)
+    overrides = _npz(tmp_path, x_train=big, y_train=Y, x_val=np.zeros((0, 3)), y_val=Y[:0],
+                     x_test=np.zeros(0), y_test=Y[:0])
+    result = train(tmp_path / "run", *overrides, "epochs=2", "batch_size=full",
+                   "model.widths=[4]", "dtype=float64", "data.preprocessing=standardize")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["status"] == "ok" and summary["test_loss"] is None

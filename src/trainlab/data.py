@@ -10,6 +10,7 @@ config always gives the same arrays.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import random
 import tempfile
@@ -307,7 +308,8 @@ def _npz(cfg: Data) -> Dataset:
                 raise ConfigError(f"{key}: {name} has NaN or inf values")
         if len(x) != len(y):
             raise ConfigError(f"{key}: x_{s} has {len(x)} rows but y_{s} has {len(y)}")
-        xs[s] = x.reshape(len(x), -1).astype(np.float64)  # images etc.: one flat row each
+        # Images etc.: one flat row each (spelled out: reshape(0, -1) is ambiguous).
+        xs[s] = x.reshape(len(x), math.prod(x.shape[1:])).astype(np.float64)
         ys[s] = y
     if len(xs["train"]) < 2:
         raise ConfigError(f"{key}: x_train has {len(xs['train'])} rows, need at least 2")
@@ -315,7 +317,9 @@ def _npz(cfg: Data) -> Dataset:
     if d == 0:
         raise ConfigError(f"{key}: x_train has 0 features")
     for s in splits:
-        if xs[s].shape[1] != d:
+        if len(xs[s]) == 0:  # an empty split: its shape beyond the rows says nothing
+            xs[s] = np.zeros((0, d))
+        elif xs[s].shape[1] != d:
             raise ConfigError(f"{key}: x_{s} has {xs[s].shape[1]} features but x_train has {d}")
 
     task = REGRESSION if ys["train"].dtype.kind == "f" else CLASSIFICATION
@@ -344,8 +348,13 @@ def _npz(cfg: Data) -> Dataset:
     return Dataset(cfg.name, task, x, y, x_val, y_val, x_test, y_test, n_classes)
 
 
+MAX_CLASSES = 100_000  # an output layer of this many units is already 100k x width weights
+
+
 def _npz_labels(key: str, a: dict[str, np.ndarray], ys: dict[str, np.ndarray]) -> int:
-    """Check integer labels in place; n_classes is the file's own, or max label + 1."""
+    """Check integer labels in place. n_classes is the file's own, or, without one, C when
+    the labels are exactly 0..C-1 (each present somewhere): anything else is ambiguous (a
+    label of 10^9 would make a 10^9-unit output layer)."""
     for s, y in ys.items():
         if y.ndim == 2 and y.shape[1] == 1:
             y = y[:, 0]
@@ -359,9 +368,19 @@ def _npz_labels(key: str, a: dict[str, np.ndarray], ys: dict[str, np.ndarray]) -
             raise ConfigError(f"{key}: n_classes must be a single integer")
         n_classes = int(a["n_classes"])
     else:
-        n_classes = max(int(y.max()) for y in ys.values() if len(y)) + 1
+        labels = np.unique(np.concatenate([y for y in ys.values()]))
+        n_classes = int(labels[-1]) + 1
+        if len(labels) != n_classes:
+            missing = np.setdiff1d(np.arange(min(n_classes, MAX_CLASSES + 1)), labels)[:3]
+            shown = ", ".join(str(m) for m in missing) + (", ..." if len(missing) == 3 else "")
+            raise ConfigError(
+                f"{key}: the labels are not 0..C-1 ({len(labels)} distinct labels, largest "
+                f"{n_classes - 1}; missing {shown}): relabel them, or give n_classes in the file")
     if n_classes < 2:
         raise ConfigError(f"{key}: n_classes={n_classes}, classification needs >= 2 classes")
+    if n_classes > MAX_CLASSES:
+        raise ConfigError(f"{key}: n_classes={n_classes}, more than the {MAX_CLASSES} output "
+                          "units trainlab builds")
     for s, y in ys.items():
         if len(y) and y.max() >= n_classes:
             raise ConfigError(f"{key}: y_{s} has labels outside [0, {n_classes})")
@@ -444,15 +463,28 @@ def _sorted_by_x(ds: Dataset) -> Dataset:
 
 
 def _cast(ds: Dataset, dtype: str) -> Dataset:
-    def fx(a: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(a, dtype=dtype)
+    """The splits as ``dtype`` features (and targets), int32 labels. Values finite in float64
+    can overflow float32 (|x| > 3.4e38): they are refused here, not trained as "diverged"."""
+    def fx(a: np.ndarray, name: str) -> np.ndarray:
+        with np.errstate(over="ignore"):
+            cast = np.ascontiguousarray(a, dtype=dtype)
+        if not np.isfinite(cast).all():
+            largest = float(np.max(np.abs(a[np.isfinite(a)]), initial=0.0))
+            raise ConfigError(
+                f"data={ds.name}: {name} has values beyond the {dtype} range (largest "
+                f"|value| {largest:.3g}): rescale them, or use dtype=float64")
+        return cast
 
-    fy = (lambda a: np.ascontiguousarray(a, dtype=np.int32)) if ds.task == CLASSIFICATION else fx
+    def fy(a: np.ndarray, name: str) -> np.ndarray:
+        if ds.task == CLASSIFICATION:
+            return np.ascontiguousarray(a, dtype=np.int32)
+        return fx(a, name)
+
     return dataclasses.replace(
         ds,
-        x_train=fx(ds.x_train), y_train=fy(ds.y_train),
-        x_val=fx(ds.x_val), y_val=fy(ds.y_val),
-        x_test=fx(ds.x_test), y_test=fy(ds.y_test),
+        x_train=fx(ds.x_train, "x_train"), y_train=fy(ds.y_train, "y_train"),
+        x_val=fx(ds.x_val, "x_val"), y_val=fy(ds.y_val, "y_val"),
+        x_test=fx(ds.x_test, "x_test"), y_test=fy(ds.y_test, "y_test"),
     )
 
 

@@ -8,10 +8,11 @@ finish.
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 import os
+import re
+import secrets
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -34,38 +35,59 @@ def cache_dir() -> Path:
     return Path(os.environ.get("TRAINLAB_CACHE", Path.home() / ".cache" / "trainlab"))
 
 
+# The temporary a write goes to first: ``.NAME.XXXXXXXX.tmp`` beside NAME (tempfile's 8
+# random characters). A write killed midway (kill -9) leaves one; a run starting in that
+# directory clears them (trainlab.outputs).
+_TEMPORARY = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
+
+
+def is_temporary(name: str) -> bool:
+    """Whether a file name is one of atomic_write's temporaries."""
+    return _TEMPORARY.fullmatch(name) is not None
+
+
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place."""
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place.
+    An OSError names ``path`` when the system did not name one (a full disk fails in write,
+    where no file name is known)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes it private; results are for everyone
     try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def write_text(text: str, path: Path) -> None:
-    """``text`` into ``path``, whole or not at all: a temporary file beside it (named like
-    atomic_write's), created with the umask's mode, then renamed into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{os.getpid()}.{next(_SERIAL)}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes it private; results are for everyone
+            write(Path(tmp))
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    except OSError as error:
+        if error.filename is None:
+            error.filename = str(path)
         raise
 
 
-_SERIAL = itertools.count()
+def write_text(text: str, path: Path) -> None:
+    """``text`` into ``path``, whole or not at all, as atomic_write does but without
+    mkstemp's extra calls (a sweep writes thousands): the temporary's name matches
+    is_temporary, and it is created with the umask's mode."""
+    path = Path(path)
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    except OSError as error:
+        if error.filename is None:
+            error.filename = str(path)
+        raise
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:

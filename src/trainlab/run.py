@@ -11,7 +11,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from trainlab import fingerprint, plan, records, report
+from trainlab import fingerprint, outputs, plan, records, report
 from trainlab.config import Config, to_config
 
 
@@ -39,5 +39,6 @@ def train_from_hydra(cfg: DictConfig) -> float:
         done = fingerprint.finished_summary(out_dir, to_config(cfg))
         if done is not None:
             return records.objective_value(done, cfg.objective)
+    outputs.clear_results(out_dir)  # an earlier run's results must not pass for this one's
     summary = train(cfg, out_dir, list(hydra_cfg.overrides.task))
     return records.objective_value(summary, cfg.objective)

@@ -58,7 +58,9 @@ class Dimension:
             x = math.exp(math.log(self.low) + u * math.log(self.high / self.low))
         else:
             x = self.low + u * (self.high - self.low)
-        return f"{x:.6g}"  # six digits: as exact as a hyperparameter needs, short in tables
+        # repr: the shortest text that reads back as the very same float. Rounded (to 6
+        # digits, say), 2000 draws repeat values, and a value in the file is not the one run.
+        return repr(float(x))
 
 
 @dataclass(frozen=True)

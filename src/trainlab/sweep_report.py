@@ -5,6 +5,11 @@
   loggers' sweep files (TensorBoard HParams of jobs run with ``logger=tensorboard``), and
   write ``report.html``;
 - a run dir (a folder with ``metrics.csv``): show its summary and write its ``report.html``.
+
+A sweep's table is the latest sweep's, as the sweep itself wrote it: job directories an older
+sweep left there (with more jobs, or other subdirs) are named in one line, not made rows;
+``--all`` makes a row of every job directory. Job directories that carry no sweep id (written
+before trainlab marked them) are all one sweep.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--no-html", action="store_true", help="no report.html")
     parser.add_argument("--no-write", action="store_true",
                         help="only show: write nothing (summary.csv is kept as it is)")
+    parser.add_argument("--all", action="store_true",
+                        help="a sweep: every job directory, also those of older sweeps there")
     args = parser.parse_args(argv)
     if not args.dir.is_dir():
         return _error(f"{args.dir}: no such directory")
@@ -53,9 +60,14 @@ def _sweep(args) -> int:
     from trainlab.report import html, loggers
     from trainlab.report.sweep_data import ReportError
 
+    mine, older = sweep_table.sweep_jobs(args.dir)
+    if args.all:
+        mine, older = sweep_table.job_dirs(args.dir), []
     build = sweep_table.build if args.no_write else sweep_table.write
-    frame, objective = build(args.dir)
+    frame, objective = build(args.dir, mine)
     sweep_table.print_best(frame, objective, args.dir, args.top)
+    if older:
+        print(sweep_table.older_note(args.dir, older) + " (--all shows them)")
     if args.no_write:
         return 0
     print(f"wrote {args.dir / 'summary.csv'}")

@@ -4,6 +4,12 @@ A row per job directory (a folder of the sweep dir with ``.hydra/overrides.yaml`
 name, the swept values (the override keys whose values differ between jobs), the objective, and
 the summary fields of its ``summary.json``; a job without one is ``unfinished``. Rows are sorted
 by the objective, best first. Written as ``summary.csv`` in the sweep dir (contract).
+
+A sweep directory may also hold the job directories of an older sweep (one with more jobs, or
+other subdirs). Every job of a sweep, run or skipped as finished, is marked with the sweep's id
+(``.sweep_id``, trainlab.sweep_lock), so the table holds that sweep's jobs only; the others are
+named in one line, not in rows. Without an id (``trainlab report``), the table is the latest
+sweep's.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from rich.console import Console
 from rich.table import Table
 
 from trainlab import records
+from trainlab.sweep_lock import MARK_NAME
 
 # summary.json fields that are not one number or word per job.
 _NOT_COLUMNS = ("overrides", "seeds", "per_seed", "config_hash")
@@ -29,6 +36,40 @@ def job_dirs(sweep_dir: Path | str) -> list[Path]:
     found = [p.parent.parent for p in Path(sweep_dir).glob("*/.hydra/overrides.yaml")]
     return sorted(found, key=lambda p: (not p.name.isdigit(), int(p.name) if p.name.isdigit()
                                         else 0, p.name))
+
+
+def _sweep_of(job_dir: Path) -> str | None:
+    try:
+        return (job_dir / MARK_NAME).read_text().strip() or None
+    except OSError:
+        return None
+
+
+def _start_ns(sweep_id: str) -> int:
+    head = sweep_id.partition("-")[0]
+    return int(head) if head.isdigit() else 0
+
+
+def sweep_jobs(sweep_dir: Path | str, sweep_id: str | None = None,
+               ) -> tuple[list[Path], list[Path]]:
+    """(the job directories of the sweep ``sweep_id``, the others there). With no id, or one
+    no job carries, the latest sweep's; if no job carries any id, every job directory."""
+    dirs = job_dirs(sweep_dir)
+    marks = {d: _sweep_of(d) for d in dirs}
+    if sweep_id not in marks.values():
+        known = {m for m in marks.values() if m}
+        if not known:
+            return dirs, []
+        sweep_id = max(known, key=lambda m: (_start_ns(m), m))
+    mine = [d for d in dirs if marks[d] == sweep_id]
+    return mine, [d for d in dirs if marks[d] != sweep_id]
+
+
+def older_note(sweep_dir: Path | str, older: list[Path], shown: int = 5) -> str:
+    """One line naming the job directories of older sweeps."""
+    names = ", ".join(d.name for d in older[:shown]) + (", ..." if len(older) > shown else "")
+    return (f"{len(older)} job director{'y is' if len(older) == 1 else 'ies are'} in "
+            f"{sweep_dir} from an earlier sweep, not in this table: {names}")
 
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: a sweep has many files
@@ -63,9 +104,11 @@ def _numeric(column: pd.Series) -> pd.Series:
     return converted if converted.notna().sum() == column.notna().sum() else column
 
 
-def build(sweep_dir: Path | str) -> tuple[pd.DataFrame, str]:
-    """The sweep's table, best first, and the objective it is sorted by."""
-    rows = [(path.name, *_job_row(path)) for path in job_dirs(sweep_dir)]
+def build(sweep_dir: Path | str, dirs: list[Path] | None = None) -> tuple[pd.DataFrame, str]:
+    """The table of the job directories ``dirs`` (default: all of the sweep dir's), best
+    first, and the objective it is sorted by."""
+    dirs = job_dirs(sweep_dir) if dirs is None else dirs
+    rows = [(path.name, *_job_row(path)) for path in dirs]
     if not rows:
         return pd.DataFrame(), DEFAULT_OBJECTIVE
     objective = rows[0][3]
@@ -88,9 +131,9 @@ def build(sweep_dir: Path | str) -> tuple[pd.DataFrame, str]:
     return frame.reset_index(drop=True), objective
 
 
-def write(sweep_dir: Path | str) -> tuple[pd.DataFrame, str]:
+def write(sweep_dir: Path | str, dirs: list[Path] | None = None) -> tuple[pd.DataFrame, str]:
     """Build the table and write it as ``summary.csv`` in the sweep dir."""
-    frame, objective = build(sweep_dir)
+    frame, objective = build(sweep_dir, dirs)
     records.write_csv(frame, Path(sweep_dir) / "summary.csv")
     return frame, objective
 

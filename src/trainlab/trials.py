@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from trainlab import report
+from trainlab import interrupt, report
 from trainlab.outcome import Outcome
 from trainlab.problems import Net
 from trainlab.program import Carry, Program
@@ -119,6 +119,7 @@ class Trials:
         began = time.perf_counter()
         with report.epoch_progress(until - self.epoch, label, enabled=progress) as advance:
             for epoch in range(self.epoch + 1, until + 1):
+                interrupt.at_epoch(epoch, self.program.cfg.epochs)  # what Ctrl-C reports
                 self.carry, running = self.compiled.train(self.values, self.seeds, self.carry,
                                                           jnp.int32(epoch), self.data)
                 self.carry, row = self.compiled.evaluate(self.values, self.seeds, self.carry,

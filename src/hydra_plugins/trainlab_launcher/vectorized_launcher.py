@@ -47,6 +47,8 @@ from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
+from trainlab import outputs, sweep_lock
+
 from .job_configs import JobConfigs
 
 log = logging.getLogger(__name__)
@@ -167,7 +169,8 @@ class VectorizedLauncher(Launcher):
         and the callbacks' on_job_start."""
         assert self.hydra_context is not None and self.config is not None
         job.out_dir.mkdir(parents=True, exist_ok=True)
-        (job.out_dir / "summary.json").unlink(missing_ok=True)  # another config's results
+        outputs.clear_results(job.out_dir)  # another config's results, a killed write's temporaries
+        sweep_lock.mark_job(self.config.hydra.sweep.dir, job.out_dir)  # one of this sweep's
         if job.files is not None:  # derived: no callback wants its config
             if self.config.hydra.output_subdir is not None:
                 hydra_dir = job.out_dir / str(self.config.hydra.output_subdir)
@@ -219,12 +222,14 @@ class VectorizedLauncher(Launcher):
         try:
             with self._phase("jobs"):
                 jobs = self._jobs(job_overrides, initial_job_idx)
+            outputs.refuse_shared_dirs((job.out_dir, job.overrides) for job in jobs)
             todo = []
             with self._phase("resume"):
                 for job in jobs:
                     done = (fingerprint.finished_summary(job.out_dir, job.cfg) if self.resume
                             else None)
                     if done is not None:
+                        sweep_lock.mark_job(self.config.hydra.sweep.dir, job.out_dir)  # kept
                         self._finish(job, records.objective_value(done, job.cfg.objective))
                     else:
                         todo.append(job)
