@@ -34,7 +34,7 @@ class TrainChunk:
             [group] = plan.plan(todo, chunk_size=chunk, devices=devices)
             group.chunk = chunk  # pad as the launcher would: one executable for every chunk
             seconds["plan"] = time.perf_counter() - start
-            trained = iter(plan.run(group, progress=False))
+            trained = iter(plan.run(group, progress=False, resume=True))  # a requeued chunk
             summaries = [done if done is not None else next(trained) for done in summaries]
             seconds |= group.seconds  # compile (or load from the cache), train, files
         phases = ", ".join(f"{k} {v:.3f}" for k, v in seconds.items())

@@ -92,7 +92,7 @@ def _train(cfg: DictConfig) -> float:
         _discard_job_dir()
         if _in_multirun():  # the sweep says what it kept (main)
             raise
-        print(f"train: interrupted {interrupt.where()}, nothing saved", file=sys.stderr)
+        print(f"train: interrupted {interrupt.where()}, {interrupt.saved()}", file=sys.stderr)
         sys.exit(INTERRUPTED)
 
 
@@ -195,7 +195,7 @@ def _main() -> None:
         if sweep_lock.held():
             _interrupted_sweep()
         else:  # in a run, before the app started (a run's own Ctrl-C ends in _train)
-            print(f"train: interrupted {interrupt.where()}, nothing saved", file=sys.stderr)
+            print(f"train: interrupted {interrupt.where()}, {interrupt.saved()}", file=sys.stderr)
         sys.exit(INTERRUPTED)
     except ConfigError as error:  # raised by a launcher, outside the app
         _fail(str(error))

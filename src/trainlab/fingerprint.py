@@ -24,8 +24,9 @@ from pathlib import Path
 from trainlab.config import Config
 from trainlab.config.signature import as_dict
 
-# Fields that change what is shown while training, not what a run computes or writes.
-_DISPLAY_ONLY = ("progress",)
+# Fields that change what is shown while training or how it is kept on the way, not what a
+# run computes or writes.
+_DISPLAY_ONLY = ("progress", "checkpoint", "resume")
 
 
 @functools.lru_cache(maxsize=256)

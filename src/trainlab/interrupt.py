@@ -15,6 +15,7 @@ import signal
 import sys
 
 _where = {"epoch": 0, "epochs": 0}
+_saved: dict = {}  # the last checkpoint: its epoch and path
 _requested = False
 
 
@@ -41,6 +42,7 @@ def install() -> None:
 def reset() -> None:
     global _requested
     _where.update(epoch=0, epochs=0)
+    _saved.clear()
     _requested = False
 
 
@@ -56,3 +58,16 @@ def where() -> str:
     if _where["epochs"] == 0:
         return "before training started"
     return f"at epoch {_where['epoch']} of {_where['epochs']}"
+
+
+def checkpointed(epoch: int, path) -> None:
+    """Called as a checkpoint of ``epoch`` is saved at ``path`` (or resumed from it)."""
+    _saved.update(epoch=epoch, path=path)
+
+
+def saved() -> str:
+    """What an interrupted run keeps: 'nothing saved', or its last checkpoint."""
+    if not _saved:
+        return "nothing saved"
+    return (f"the checkpoint of epoch {_saved['epoch']} kept in {_saved['path']} "
+            "(the same command with resume=true continues from it)")

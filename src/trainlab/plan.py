@@ -11,6 +11,7 @@ sweep keeps). ``train_many``, the vectorized launcher and the figures all go thr
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -20,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from trainlab import calibrate, records, trial_plan
+from trainlab import calibrate, fingerprint, interrupt, records, trial_plan, trials
 from trainlab.config import Config, ConfigError, batch_size_of, static_signature, traced_values
 from trainlab.data import Dataset, load_dataset
 from trainlab.outcome import (
@@ -35,6 +36,8 @@ from trainlab.outcome import (
 from trainlab.problems import Shapes
 from trainlab.program import Program, program_for
 from trainlab.trials import Trials
+
+log = logging.getLogger(__name__)
 
 PROBE_SIZE = 256  # samples of the fixed batch the diagnostics look at
 
@@ -154,28 +157,79 @@ def plan(jobs: list[Job], *, chunk_size: int | str | None = 0, memory_fraction: 
         group = [jobs[i] for i in indices]
         n_trials = sum(j.cfg.seeds for j in group)
         program = program_for(lead, shapes)
-        trials = trial_plan.plan(lead, shapes, n_trials, chunk_size=chunk_size,
+        layout = trial_plan.plan(lead, shapes, n_trials, chunk_size=chunk_size,
                                  memory_fraction=memory_fraction, devices=list(devices))
         if chunk_size == trial_plan.MEASURE and len(devices) == 1 and calibrate.enabled():
             values, seeds, _ = trial_values([job.cfg for job in group])
             most = min(n_trials, trial_plan.MOST_MEASURED,
                        trial_plan.memory_bound(lead, shapes, memory_fraction, devices))
             chunk, reason = calibrate.chunk_for(program, values, seeds, arrays, devices, most)
-            trials = trial_plan.TrialPlan(trial_plan.even(chunk, n_trials, 1), devices, reason)
-        plans.append(GroupPlan(group, indices, program, arrays, trials.chunk, trials.devices,
-                               trials.reason))
+            layout = trial_plan.TrialPlan(trial_plan.even(chunk, n_trials, 1), devices, reason)
+        plans.append(GroupPlan(group, indices, program, arrays, layout.chunk, layout.devices,
+                               layout.reason))
     return plans
 
 
 # ------------------------------------------------------------------------ execution
+@dataclass(frozen=True)
+class Checkpointing:
+    """Where a call's trials are saved every ``every`` epochs, and the ``key`` of those
+    trials (their jobs' config hashes and place in the chunk): a checkpoint of other trials
+    is never resumed."""
+
+    path: Path
+    key: str
+    every: int
+    resume: bool  # continue from ``path`` if it holds these trials
+
+
 def execute(program: Program, values: dict[str, np.ndarray], seeds: np.ndarray, data: dict,
             *, progress: bool = True, label: str = "training",
-            mesh: jax.sharding.Mesh | None = None) -> Outcome:
+            mesh: jax.sharding.Mesh | None = None,
+            checkpoint: Checkpointing | None = None) -> Outcome:
     """Train every trial (a row of ``values`` and ``seeds``) together, all its epochs; with
-    a ``mesh``, the trial axis is split over its devices and the data copied to each."""
-    trials = Trials(program, values, seeds, data, mesh=mesh)
-    trials.train(program.cfg.epochs, progress=progress, label=label)
-    return trials.outcome()
+    a ``mesh``, the trial axis is split over its devices and the data copied to each. With a
+    ``checkpoint``, the trials are saved every ``checkpoint.every`` epochs, and continue from
+    the last save when resuming: bit for bit the numbers of a run never stopped."""
+    state = _resumable(program, data, checkpoint)
+    chunk = Trials(program, values, seeds, data, mesh=mesh, state=state)
+
+    def save(epoch: int) -> None:
+        if epoch % checkpoint.every == 0 and epoch < program.cfg.epochs:
+            trials.save(chunk.state(), checkpoint.path, {"key": checkpoint.key})
+            interrupt.checkpointed(epoch, checkpoint.path)
+
+    chunk.train(program.cfg.epochs, progress=progress, label=label,
+                after_epoch=save if checkpoint is not None else None)
+    return chunk.outcome()
+
+
+def _resumable(program: Program, data: dict, checkpoint: Checkpointing | None):
+    """The saved state to continue from, if ``checkpoint`` asks to resume and holds it."""
+    if checkpoint is None or not checkpoint.resume or not checkpoint.path.is_file():
+        return None
+    try:
+        state, extra = trials.load(program, data, checkpoint.path)
+    except (OSError, ValueError, KeyError) as error:  # a file of another trainlab, say
+        log.warning(f"{checkpoint.path}: not a checkpoint of these trials ({error}); "
+                    "training from epoch 0")
+        return None
+    if extra.get("key") != checkpoint.key:
+        return None
+    log.info(f"resumed from the checkpoint of epoch {state.epoch} ({checkpoint.path})")
+    interrupt.checkpointed(state.epoch, checkpoint.path)
+    return state
+
+
+def _checkpointing(cfg: Config, jobs: list[Job], start: int, size: int,
+                   resume: bool) -> Checkpointing | None:
+    """The checkpoint of the call training trials ``start``.. of a chunk of ``jobs``: in the
+    first job's directory."""
+    if cfg.checkpoint.every == 0 or jobs[0].out_dir is None:
+        return None
+    key = json.dumps([[fingerprint.config_hash(job.cfg) for job in jobs], start, size])
+    name = "checkpoint.npz" if start == 0 else f"checkpoint.{start}.npz"
+    return Checkpointing(Path(jobs[0].out_dir) / name, key, cfg.checkpoint.every, resume)
 
 
 def trial_values(cfgs: list[Config]) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
@@ -223,11 +277,14 @@ def chunks(group: GroupPlan) -> list[list[Job]]:
 
 def run(group: GroupPlan, *, progress: bool = True, label: str = "training",
         on_chunk: Callable[[list[Job], list[dict]], None] | None = None,
-        on_error: Callable[[list[Job], Exception], None] | None = None) -> list[dict]:
+        on_error: Callable[[list[Job], Exception], None] | None = None,
+        resume: bool = False) -> list[dict]:
     """Train the group's jobs, chunk by chunk, writing each job's files (where it has an
     out_dir) as its chunk ends and calling ``on_chunk(jobs, summaries)``. Returns the
     summaries of the jobs that finished, in the group's order. With ``on_error``, a chunk that
-    fails is handed to it and the next chunk runs; without, the error propagates."""
+    fails is handed to it and the next chunk runs; without, the error propagates. With
+    ``checkpoint.every``, a chunk is saved as it trains; ``resume`` continues a chunk from
+    its checkpoint, and a chunk's checkpoints go once its files are written."""
     program, mesh = group.program, group.mesh()
     use_dtype(program.cfg.dtype)  # planning other groups may have switched it
     n_devices = len(group.devices)
@@ -235,13 +292,14 @@ def run(group: GroupPlan, *, progress: bool = True, label: str = "training",
     summaries = []
     for jobs in _job_chunks(group.jobs, group.chunk):
         values, seeds, owners = trial_values([job.cfg for job in jobs])
-        outcomes, keep = [], []
+        outcomes, keep, saves = [], [], []
         try:
             for start in range(0, len(seeds), size):
                 part = slice(start, start + size)
                 padded = _pad({k: v[part] for k, v in values.items()}, seeds[part], size)
+                saves.append(_checkpointing(program.cfg, jobs, start, size, resume))
                 outcomes.append(execute(program, *padded, group.data, progress=progress,
-                                        label=label, mesh=mesh))
+                                        label=label, mesh=mesh, checkpoint=saves[-1]))
                 keep.append(len(seeds[part]))
         except Exception as error:
             if on_error is None:
@@ -253,6 +311,8 @@ def run(group: GroupPlan, *, progress: bool = True, label: str = "training",
         group.seconds["train"] += outcome.run_s
         writing = time.perf_counter()
         done = finish(program, jobs, outcome, owners)
+        for save in filter(None, saves):  # the results are whole: nothing to resume
+            save.path.unlink(missing_ok=True)
         group.seconds["files"] += time.perf_counter() - writing
         if on_chunk is not None:
             on_chunk(jobs, done)

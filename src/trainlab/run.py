@@ -21,7 +21,7 @@ def train(cfg: Config | DictConfig, out_dir: Path | str | None = None,
     print a summary table, and return the summary."""
     cfg = to_config(cfg)
     [group] = plan.plan([plan.Job(cfg, out_dir, list(overrides))])
-    [summary] = plan.run(group, progress=cfg.progress)
+    [summary] = plan.run(group, progress=cfg.progress, resume=cfg.resume)
     report.print_summary(summary, title=f"trainlab: {group.program.problem.describe(cfg)}")
     return summary
 
@@ -35,9 +35,11 @@ def train_from_hydra(cfg: DictConfig) -> float:
 
     hydra_cfg = HydraConfig.get()
     out_dir = hydra_cfg.runtime.output_dir
-    if hydra_cfg.mode == RunMode.MULTIRUN:
+    if hydra_cfg.mode == RunMode.MULTIRUN or cfg.resume:
         done = fingerprint.finished_summary(out_dir, to_config(cfg))
         if done is not None:
+            if cfg.resume:
+                print(f"train: {out_dir} holds this config's finished run: nothing to resume")
             return records.objective_value(done, cfg.objective)
     outputs.clear_results(out_dir)  # an earlier run's results must not pass for this one's
     summary = train(cfg, out_dir, list(hydra_cfg.overrides.task))

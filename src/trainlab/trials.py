@@ -14,6 +14,7 @@ A plain run is ``Trials(...)``, ``train(epochs)``, ``outcome()`` (plan.execute).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import jax
@@ -114,8 +115,10 @@ class Trials:
     def __len__(self) -> int:
         return int(self.seeds.shape[0])
 
-    def train(self, until: int, *, progress: bool = False, label: str = "training") -> None:
-        """Train every trial from the current epoch to epoch ``until``."""
+    def train(self, until: int, *, progress: bool = False, label: str = "training",
+              after_epoch: Callable[[int], None] | None = None) -> None:
+        """Train every trial from the current epoch to epoch ``until``, calling
+        ``after_epoch(epoch)`` as each ends (a checkpoint, say)."""
         began = time.perf_counter()
         with report.epoch_progress(until - self.epoch, label, enabled=progress) as advance:
             for epoch in range(self.epoch + 1, until + 1):
@@ -130,6 +133,8 @@ class Trials:
                 self.elapsed.append(time.perf_counter() - self.start)
                 advance(row["train_loss"])
                 self.epoch = epoch
+                if after_epoch is not None:
+                    after_epoch(epoch)
         self.run_s += time.perf_counter() - began
 
     def state(self) -> State:

@@ -303,7 +303,8 @@ class VectorizedLauncher(Launcher):
                 start = time.perf_counter()
                 with self._phase("run"):
                     if self.search is None:
-                        plan.run(group, progress=False, on_chunk=finish, on_error=fail)
+                        plan.run(group, progress=False, on_chunk=finish, on_error=fail,
+                                 resume=self.resume)
                     else:
                         store = Path(str(self.config.hydra.sweep.dir)) / ".trainlab"
                         finished = {i for i, j in enumerate(group.jobs)

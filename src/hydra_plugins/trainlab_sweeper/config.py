@@ -1,4 +1,4 @@
-"""The sweepers' typed configs, registered as ``hydra/sweeper=random`` and ``=quasirandom``.
+"""The sweepers' typed configs: ``hydra/sweeper=random``, ``=quasirandom``, ``=halving``, ``=pbt``.
 
     train -m hydra/sweeper=quasirandom hydra.sweeper.n_trials=64 \
         optimizer.lr='tag(log, interval(1e-5, 1e-1))' model.hidden_dropout='interval(0, 0.5)'

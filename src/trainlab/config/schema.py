@@ -163,6 +163,13 @@ class EarlyStopping:
     restore_best: bool = True
 
 
+@dataclass
+class Checkpoint:
+    # Save the trials' carry (weights, optimizer state, keys, early stopping) and the metrics
+    # so far every n epochs (0: never); `resume=true` (a sweep: always) continues from it.
+    every: int = at_least(0, 0, " (0: no checkpoints)")
+
+
 SUMMARY_OBJECTIVES = (
     "best_val_loss", "final_val_loss", "final_train_loss", "test_loss", "best_val_error",
     "test_error",
@@ -186,6 +193,8 @@ class Config:
     epochs: int = at_least(20, 1)
     batch_size: Any = 128  # an int, or "full" (or 0) for full-batch gradient descent
     early_stopping: EarlyStopping = field(default_factory=EarlyStopping)
+    checkpoint: Checkpoint = field(default_factory=Checkpoint)
+    resume: bool = False  # continue from the run directory's checkpoint (checkpoint.every)
     dtype: str = one_of("float32", "float64")
     diagnostics: str = one_of("default", "off", "full")
     # Train loss/acc of each epoch: "eval" = the whole training split in evaluation mode after

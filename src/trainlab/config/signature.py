@@ -69,5 +69,6 @@ def as_dict(node: Any) -> Any:
 def static_signature(cfg) -> str:
     """Everything that decides the compiled program's shapes and code, as a stable string."""
     blank = with_values(cfg, {path: None for path in traced_values(cfg)})
-    blank = dataclasses.replace(blank, seed=0, objective="", progress=False, save_params=False)
+    blank = dataclasses.replace(blank, seed=0, objective="", progress=False, save_params=False,
+                                resume=False)
     return json.dumps(as_dict(blank), sort_keys=True, default=str)
