@@ -251,3 +251,24 @@ def test_joblib_launcher_runs_the_same_app(tmp_path):
     assert len(table) == 2 and (table.status == "ok").all()
     for job in job_dirs(tmp_path):
         assert (job / "metrics.csv").is_file() and (job / ".hydra" / "config.yaml").is_file()
+
+
+def test_a_2000_job_sweep_finishes_with_a_row_per_job(tmp_path):
+    """Scale as a user meets it: 2000 random-search jobs of a tiny model, each with its
+    directory, its .hydra files and its run files, and one row each in summary.csv."""
+    sweep = tmp_path / "sweep"
+    subprocess.run([*TRAIN, "-m", "hydra/sweeper=random", "hydra.sweeper.n_trials=2000",
+                    "optimizer.lr=tag(log, interval(1e-4, 1))", "data=moons",
+                    "data.n_samples=100", "model.widths=[4]", "epochs=1", "batch_size=32",
+                    "progress=false", "diagnostics=off", f"hydra.sweep.dir={sweep}",
+                    "hydra.callbacks.sweep_summary.html=false"],
+                   check=True, capture_output=True, env={**os.environ, "TRAINLAB_CALIBRATE": "0"})
+    table = pd.read_csv(sweep / "summary.csv")
+    assert len(table) == 2000
+    assert table["optimizer.lr"].nunique() == 2000
+    dirs = job_dirs(sweep)
+    assert len(dirs) == 2000
+    for job in (dirs[0], dirs[999], dirs[-1]):
+        assert {"metrics.csv", "summary.json"} <= {p.name for p in job.iterdir()}
+        assert (job / ".hydra" / "config.yaml").is_file()
+        assert len(pd.read_csv(job / "metrics.csv")) == 2  # epochs 0 and 1

@@ -61,6 +61,22 @@ def trial_keys(seed) -> tuple[jax.Array, jax.Array, jax.Array]:
     return init_key, order_key, dropout_key
 
 
+def over_trials(fn, in_axes: tuple):
+    """``fn`` of one trial, mapped over the leading trial axis of the arguments whose
+    ``in_axes`` is 0: vmapped, except for a single trial, which is traced as it is written
+    (its matmuls plain rather than batched of size one) and given its trial axis back."""
+    batched = jax.vmap(fn, in_axes=in_axes)
+
+    def call(*args):
+        if args[1].shape[0] != 1:  # the seeds: one per trial
+            return batched(*args)
+        one = [jax.tree_util.tree_map(lambda a: a[0], arg) if axis == 0 else arg
+               for arg, axis in zip(args, in_axes, strict=True)]
+        return jax.tree_util.tree_map(lambda a: a[None], fn(*one))
+
+    return call
+
+
 class Program:
     """The jitted, trial-vmapped functions for one static config and its problem."""
 
@@ -71,10 +87,10 @@ class Program:
         self.keep_best = static_cfg.early_stopping.enabled
         self.averaging = static_cfg.param_average > 0
         # Arguments: trial values, seed and carry have a trial axis; epoch and data do not.
-        self.init = jax.jit(jax.vmap(self._init, in_axes=(0, 0, None)))
-        self.train = jax.jit(jax.vmap(self._train_epoch, in_axes=(0, 0, 0, None, None)))
-        self.evaluate = jax.jit(jax.vmap(self._evaluate_epoch, in_axes=(0, 0, 0, None, 0, None)))
-        self.final = jax.jit(jax.vmap(self._final, in_axes=(0, 0, 0, None)))
+        self.init = jax.jit(over_trials(self._init, (0, 0, None)))
+        self.train = jax.jit(over_trials(self._train_epoch, (0, 0, 0, None, None)))
+        self.evaluate = jax.jit(over_trials(self._evaluate_epoch, (0, 0, 0, None, 0, None)))
+        self.final = jax.jit(over_trials(self._final, (0, 0, 0, None)))
         self._compiled: dict = {}
 
     def compile(self, values: dict, seeds: jax.Array, data: dict) -> Compiled:
