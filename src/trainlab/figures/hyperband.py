@@ -159,28 +159,34 @@ def draw(table: pd.DataFrame, options: dict):
     r = reaching(table, tolerance)
 
     ax = axes[0]
+    # Relative to random search's final best of the same search seed: one target line for all.
+    final = curves[curves.method == "random"].groupby("search_seed").best_so_far.last()
+    curves = curves.assign(relative=100 * (curves.best_so_far
+                                           / curves.search_seed.map(final).to_numpy() - 1))
     for method in ("random", "halving", "pbt"):
         part = curves[curves.method == method]
         if part.empty:
             continue
         n = part.search_seed.nunique()
-        band(ax, part, "trial_epochs", "best_so_far", color=COLORS[method],
+        band(ax, part, "trial_epochs", "relative", color=COLORS[method],
              label=f"{LABELS[method]}: mean and range over {n} search seeds", marker=".",
              markersize=4)
         reached = r[(r.method == method) & np.isfinite(r.to_reach_random_best)]
+        at = part.set_index(["search_seed", "trial_epochs"]).relative
         ax.scatter(reached.to_reach_random_best,
-                   [curves[(curves.method == method) & (curves.search_seed == s) &
-                           (curves.trial_epochs == x)].best_so_far.iloc[0]
-                    for s, x in zip(reached.search_seed, reached.to_reach_random_best)],
+                   [at[(s, x)] for s, x in zip(reached.search_seed, reached.to_reach_random_best)],
                    marker="*", s=130, edgecolor="k", lw=0.5, color=COLORS[method], zorder=3)
-    random_best = r[r.method == "random"].random_best
-    ax.axhspan(random_best.min(), random_best.max() * (1 + tolerance), color="0.6", alpha=0.25,
-               lw=0, label=f"random search's final best (range over seeds, +{tolerance:.0%})")
-    top = curves.groupby("method").best_so_far.apply(lambda b: b.iloc[len(b) // 10]).max()
-    ax.set(xscale="log", ylim=(0.97 * curves.best_so_far.min(), top),
-           xlabel="trial-epochs spent (log scale)", ylabel="best validation loss so far (nats)",
-           title="Best objective so far against the work spent\n(stars: each search seed "
-                 "first within the grey band)")
+    ax.axhline(100 * tolerance, color="k", ls="--", lw=1,
+               label=f"within {tolerance:.0%} of random search's final best")
+    ax.axhline(0, color="k", lw=0.6)
+    low = min(-1.0, float(curves.relative.min()) * 1.2)
+    ax.set(xscale="log", ylim=(low, 30), xlabel="trial-epochs spent (log scale)",
+           ylabel="best validation loss so far, % above random search's final best\n"
+                  "(the same search seed)",
+           title="Best objective so far against the work spent\n(stars: where each search "
+                 "seed first comes within the dashed line)")
+    ax.xaxis.set_major_formatter(plt.matplotlib.ticker.FormatStrFormatter("%g"))
+    ax.xaxis.set_minor_formatter(plt.matplotlib.ticker.NullFormatter())
     ax.legend(fontsize=8, loc="upper right")
 
     ax = axes[1]
@@ -188,7 +194,7 @@ def draw(table: pd.DataFrame, options: dict):
     shown = options["shown_seed"]
     population = lrs[lrs.search_seed == shown]
     for i, (_, member) in enumerate(population.groupby("member")):
-        ax.plot(member.epoch, member.lr, color="0.7", lw=0.6, alpha=0.6,
+        ax.plot(member.epoch, member.lr, color="0.7", lw=0.6, alpha=0.6, drawstyle="steps-pre",
                 label=f"every member's lr (search seed {shown})" if i == 0 else None)
     for i, (seed, part) in enumerate(lrs[lrs.lineage.astype(bool)].groupby("search_seed")):
         ax.plot(part.epoch, part.lr, color=plt.cm.Dark2(i % 8), lw=2.4, drawstyle="steps-pre",
