@@ -128,18 +128,18 @@ def test_hyperband(tmp_path):
     assert_shows(built)
     from trainlab.figures.hyperband import reaching
 
-    # the runs are what the sweepers' drivers leave: halving's pruned at rung 0 (epoch 3),
+    # the runs are what the sweepers' drivers leave: halving's pruned at rung 0 (epoch 4),
     # 27 -> 9 trials; PBT's members all to the end, a pbt.csv per search
     for seed in (0, 1):
         folder = tmp_path / "runs" / "halving" / f"seed-{seed}"
         summaries = [json.loads((folder / str(t) / "summary.json").read_text())
                      for t in range(27)]
         assert sum(s["status"] == "pruned" for s in summaries) == 18
-        assert {s["rung_epoch"] for s in summaries if s["status"] == "pruned"} == {3}
+        assert {s["rung_epoch"] for s in summaries if s["status"] == "pruned"} == {4}
         pbt = pd.read_csv(tmp_path / "runs" / "pbt" / f"seed-{seed}" / "pbt.csv")
         assert sorted(pbt.epoch.unique()) == [3, 6, 9] and len(pbt) == 3 * 27
     r = reaching(built.table, 0.01).set_index("method")
-    assert set(r.loc["halving"].trial_epochs) == {27 * 3 + 9 * 6}
+    assert set(r.loc["halving"].trial_epochs) == {27 * 4 + 9 * 5}
     assert set(r.loc["random"].trial_epochs) == set(r.loc["pbt"].trial_epochs) == {27 * 9}
 
     t = built.table
