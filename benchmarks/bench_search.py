@@ -54,13 +54,15 @@ console = Console(width=150)
 
 # ----------------------------------------------------------------------- train -m contenders
 def sweep(sweep_dir: Path, sweeper: list[str], trials: int, epochs: int, seed: int,
-          extra: list[str]) -> dict:
-    """One search as a user runs it; its wall time, and every job's summary and metrics."""
+          extra: list[str], jax_cache: Path) -> dict:
+    """One search as a user runs it; its wall time, and every job's summary and metrics.
+    JAX's compilation cache in ``jax_cache``: the contender's own, cold for its first search."""
     command = [sys.executable, "-m", "trainlab.cli", "-m", f"hydra.sweep.dir={sweep_dir}",
                *sweeper, f"hydra.sweeper.n_trials={trials}", f"hydra.sweeper.seed={seed}",
                *(f"{k}={v}" for k, v in SPACE.items()), *BASE, f"epochs={epochs}", *extra]
     start = time.perf_counter()
-    result = subprocess.run(command, capture_output=True, text=True, env=os.environ)
+    env = os.environ | {"JAX_COMPILATION_CACHE_DIR": str(jax_cache)}
+    result = subprocess.run(command, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - start
     if result.returncode != 0:
         sys.exit(f"bench_search: {' '.join(command)} failed:\n{result.stderr[-3000:]}")
@@ -242,17 +244,20 @@ def main() -> None:
             for seed in seeds:
                 console.print(f"{name}: search seed {seed} ...")
                 run = sweep(Path(root) / f"{name}-{seed}", sweeper + launcher, args.trials,
-                            args.epochs, seed, plain)
+                            args.epochs, seed, plain, Path(root) / f"jax-{name}")
                 results.setdefault(name, []).append(from_sweep(run))
-    try:
-        import optuna  # noqa: F401
-    except ImportError:
-        console.print("optuna: not installed (pip install -e '.[bench]'), its row skipped")
-    else:
-        for seed in seeds:
-            console.print(f"optuna: search seed {seed} ...")
-            results.setdefault("optuna", []).append(
-                optuna_search(args.trials, args.epochs, seed, plain))
+        try:
+            import optuna  # noqa: F401
+        except ImportError:
+            console.print("optuna: not installed (pip install -e '.[bench]'), its row skipped")
+        else:  # in this process: no Python start-up or Hydra in its wall time (a few seconds)
+            import jax
+
+            jax.config.update("jax_compilation_cache_dir", str(Path(root) / "jax-optuna"))
+            for seed in seeds:
+                console.print(f"optuna: search seed {seed} ...")
+                results.setdefault("optuna", []).append(
+                    optuna_search(args.trials, args.epochs, seed, plain))
     report(results, args)
 
 

@@ -197,6 +197,7 @@ def draw(table: pd.DataFrame, options: dict):
         ax.plot(member.epoch, member.lr, color="0.7", lw=0.6, alpha=0.6, drawstyle="steps-pre",
                 label=f"every member's lr (search seed {shown})" if i == 0 else None)
     for i, (seed, part) in enumerate(lrs[lrs.lineage.astype(bool)].groupby("search_seed")):
+        part = part.sort_values("epoch")  # one member after another: its slot at each epoch
         ax.plot(part.epoch, part.lr, color=plt.cm.Dark2(i % 8), lw=2.4, drawstyle="steps-pre",
                 label=f"the final best's lineage, search seed {seed}")
     ax.set(yscale="log", xlabel="epoch", ylabel="learning rate (log scale)",
