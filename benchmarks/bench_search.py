@@ -138,6 +138,7 @@ def optuna_search(trials: int, epochs: int, seed: int, extra: list[str]) -> dict
 
     study = optuna.create_study(
         direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed),
+        study_name=f"bench-search-{seed}",  # Hyperband's brackets hash it: the same each run
         pruner=optuna.pruners.HyperbandPruner(min_resource=1, max_resource=epochs,
                                               reduction_factor=3))
     study.optimize(objective, n_trials=trials)
