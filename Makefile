@@ -9,7 +9,7 @@ FIGURES := $(sort $(basename $(notdir $(wildcard experiments/*.yaml))))
 
 .DEFAULT_GOAL := help
 .PHONY: help install train test test-fast test-slow lint bench bench-sweep bench-scale bench-data \
-	bench-report figures gallery yamls report-screenshot clean
+	bench-report bench-search figures gallery yamls report-screenshot clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z%_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -52,6 +52,9 @@ bench-scale: $(STAMP) ## sweeps of 64..4096 tiny jobs: wall, compile, training, 
 
 bench-data: $(STAMP) ## MLP 784-256-10 on Fashion-MNIST: trainlab vs hand-written JAX and PyTorch
 	$(BIN)/python benchmarks/bench_data.py $(ARGS)
+
+bench-search: $(STAMP) ## random vs halving vs PBT (vs Optuna TPE+Hyperband if installed), 81 trials
+	$(BIN)/python benchmarks/bench_search.py $(ARGS)
 
 bench-report: $(STAMP) ## trainlab report on a made-up 2000-job sweep: seconds to the table and page
 	$(BIN)/python benchmarks/bench_report.py $(ARGS)

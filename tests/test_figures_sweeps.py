@@ -1,10 +1,13 @@
-"""The figures built on searches and sweeps (optimizers, search, double-descent) at their
+"""The figures built on searches and sweeps (optimizers, search, double-descent, hyperband) at their
 reduced size, asserting the must-show criteria of docs/figures.md from the table; and the search
 arms of experiment files that they use."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
+import pandas as pd
 import pytest
 
 from figure_checks import assert_fails, assert_shows, build
@@ -75,6 +78,15 @@ def test_a_search_under_a_sweep_and_reduced():
     ("{method: grid, n_trials: 5, params: {optimizer.lr: 'interval(0.1, 1)', "
      "seed: 'range(1, 3)'}}", "not k"),
     ("{params: {optimizer.lr: 'tag(log, interval(0, 1))'}}", "log interval"),
+    ("{params: {optimizer.lr: 'interval(0, 1)'}, sweeper: {name: bayes}}", "name: one of"),
+    ("{params: {optimizer.lr: 'interval(0, 1)'}, sweeper: {name: halving, eta: 1}}",
+     "eta=1: must be >= 2"),
+    ("{params: {optimizer.lr: 'interval(0, 1)'}, sweeper: {name: pbt, eta: 3}}",
+     "unknown key.*eta.*fraction"),
+    ("{method: grid, n_trials: 4, params: {optimizer.lr: 'interval(0, 1)'}, "
+     "sweeper: {name: halving}}", "not grid"),
+    ("{params: {optimizer.lr: 'interval(0, 1)'}, sweeper: {name: halving}}, sweep: {epochs: [1]}",
+     "give it no sweep"),
 ])
 def test_bad_searches_are_refused(search, message):
     text = f"runs: {{a: {{search: {search}}}}}"
@@ -82,7 +94,66 @@ def test_bad_searches_are_refused(search, message):
         experiment.expand(experiment.parse("x", text))
 
 
+ADAPTIVE = """
+base: [data=moons, epochs=4]
+runs:
+  random:
+    search: {n_trials: 9, seed: [0, 1], params: &lr {optimizer.lr: "tag(log, interval(1e-3, 1))"}}
+  halving:
+    search: {n_trials: 9, seed: [0, 1], params: *lr,
+             sweeper: {name: halving, eta: 3, min_epochs: 2}}
+"""
+
+
+def test_an_adaptive_search_arm_is_its_sweepers_trials_and_driver(tmp_path):
+    from trainlab.figures import common
+    from trainlab.search.halving import Halving
+
+    runs = experiment.expand(experiment.parse("x", ADAPTIVE))
+    random = [r for r in runs if r.arm == "random"]
+    halving = [r for r in runs if r.arm == "halving"]
+    assert [r.overrides for r in halving] == [r.overrides for r in random]  # the same draws
+    assert not any(r.adaptive for r in random) and all(r.adaptive for r in halving)
+    assert experiment.driver(random[0]) is None
+    driver = experiment.driver(halving[0])
+    assert isinstance(driver, Halving) and (driver.eta, driver.min_epochs) == (3, 2)
+    # each search in a folder of its own, as a sweep dir (PBT's pbt.csv goes beside its jobs)
+    assert common.run_dir(tmp_path, halving[10]) == tmp_path / "runs/halving/seed-1/1"
+    assert common.run_dir(tmp_path, random[10]) == tmp_path / "runs/random/10"
+
+
 # ------------------------------------------------------------------------------------ figures
+def test_hyperband(tmp_path):
+    built = build("hyperband", tmp_path)
+    assert_shows(built)
+    from trainlab.figures.hyperband import reaching
+
+    # the runs are what the sweepers' drivers leave: halving's pruned at rung 0 (epoch 4),
+    # 27 -> 9 trials; PBT's members all to the end, a pbt.csv per search
+    for seed in (0, 1):
+        folder = tmp_path / "runs" / "halving" / f"seed-{seed}"
+        summaries = [json.loads((folder / str(t) / "summary.json").read_text())
+                     for t in range(27)]
+        assert sum(s["status"] == "pruned" for s in summaries) == 18
+        assert {s["rung_epoch"] for s in summaries if s["status"] == "pruned"} == {4}
+        pbt = pd.read_csv(tmp_path / "runs" / "pbt" / f"seed-{seed}" / "pbt.csv")
+        assert sorted(pbt.epoch.unique()) == [3, 6, 9] and len(pbt) == 3 * 27
+    r = reaching(built.table, 0.01).set_index("method")
+    assert set(r.loc["halving"].trial_epochs) == {27 * 4 + 9 * 5}
+    assert set(r.loc["random"].trial_epochs) == set(r.loc["pbt"].trial_epochs) == {27 * 9}
+
+    t = built.table
+    # deliberately wrong: halving spends as random search does (its best only at the full
+    # budget): its curve is random search's
+    wrong = t[~((t.kind == "curve") & (t.method == "halving"))]
+    copied = t[(t.kind == "curve") & (t.method == "random")].assign(method="halving")
+    assert_fails(built, pd.concat([wrong, copied], ignore_index=True),
+                 "halving reaches random search's final best")
+    # deliberately wrong: every PBT member keeps the lr it started with
+    lr = t.kind == "lr"
+    flat = t.copy()
+    flat.loc[lr, "lr"] = t[lr].groupby(["search_seed", "member"]).lr.transform("first")
+    assert_fails(built, flat, "PBT's lr schedule changes over training")
 def test_search(tmp_path):
     built = build("search", tmp_path)
     assert_shows(built)

@@ -39,7 +39,7 @@ from rich.table import Table  # noqa: E402
 
 from trainlab import records  # noqa: E402
 from trainlab.config import Config, ConfigError, compose  # noqa: E402
-from trainlab.figures.experiment import Experiment, Run, expand, load  # noqa: E402
+from trainlab.figures.experiment import Experiment, Run, driver, expand, load  # noqa: E402
 
 console = Console()
 if not console.is_terminal:  # piped or under make: rich would wrap the tables at 80 columns
@@ -69,15 +69,35 @@ def module_for(name: str) -> ModuleType:
 
 # ------------------------------------------------------------------------- runs on disk
 def run_dir(root: Path, run: Run) -> Path:
+    """root/runs/ARM/I; an adaptive search's run root/runs/ARM/seed-S/TRIAL, each search in a
+    folder of its own as a Hydra sweep dir (its pbt.csv beside its jobs)."""
+    if run.adaptive:
+        return Path(root) / "runs" / run.arm / f"seed-{run.search_seed}" / str(run.trial)
     return Path(root) / "runs" / run.arm / str(run.index)
 
 
 def train(runs: list[Run], root: Path, *, progress: bool = True) -> None:
-    """Train every run (one compiled program per static signature), files under root/runs."""
-    from trainlab.plan import Job, train_many
+    """Train every run (one compiled program per static signature), files under root/runs;
+    an adaptive search's runs by its driver, search by search (each group of a search its own
+    rungs or population, as under ``train -m hydra/sweeper=halving|pbt``)."""
+    from trainlab.plan import Job, plan, train_many
 
-    jobs = [Job(r.cfg, run_dir(root, r), list(r.overrides)) for r in runs]
-    train_many(jobs, progress=progress)
+    def job(run: Run) -> Job:
+        return Job(run.cfg, run_dir(root, run), list(run.overrides))
+
+    plain = [r for r in runs if not r.adaptive]
+    if plain:
+        train_many([job(r) for r in plain], progress=progress)
+    searches: dict[tuple, list[Run]] = {}
+    for run in runs:
+        if run.adaptive:
+            searches.setdefault((run.arm, run.search_seed), []).append(run)
+    for (arm, seed), members in searches.items():
+        if progress:
+            console.print(f"{arm}: search seed {seed}, {len(members)} trials, "
+                          f"hydra/sweeper={members[0].search['sweeper']['name']}")
+        for group in plan([job(r) for r in members], chunk_size=0):
+            driver(members[0]).run(group)
 
 
 def _config_key(cfg: Config) -> str:

@@ -30,6 +30,15 @@ An arm's ``search`` draws its runs from a search space as ``hydra/sweeper=random
 puts k = n_trials^(1/d) points on each of the d dimensions, (i + u) / k of the unit interval,
 shifted by a u in [0, 1)^d drawn from the seed: a randomly shifted grid. With a sweep too, every
 combination of the sweep gets the whole search.
+
+A search's ``sweeper`` makes it adaptive: its trials are drawn as above, then trained together
+by the driver of ``hydra/sweeper=halving`` or ``=pbt`` (trainlab.search) with the knobs given,
+exactly as ``train -m hydra/sweeper=NAME hydra.sweeper.KNOB=VALUE ...`` would::
+
+    search: {n_trials: 81, seed: [0, 1], params: {...},
+             sweeper: {name: halving, eta: 3, min_epochs: 3}}   # or {name: pbt, interval: 3}
+
+An adaptive arm has no sweep (one search per seed, its runs trained by one driver each).
 """
 
 from __future__ import annotations
@@ -49,8 +58,11 @@ from trainlab.config import Config, ConfigError, compose, validate
 _TOP_KEYS = {"base", "runs", "options", "train", "reduced"}
 _ARM_KEYS = {"overrides", "sweep", "search"}
 _REDUCED_KEYS = {"base", "sweep", "search", "options", "runs"}
-_SEARCH_KEYS = {"method", "n_trials", "seed", "params"}
+_SEARCH_KEYS = {"method", "n_trials", "seed", "params", "sweeper"}
 SEARCH_METHODS = (*search_space.METHODS, "grid")
+# An adaptive search's sweeper: its typed config (the knobs allowed) and its class.
+SWEEPERS = {"halving": ("HalvingSweeperConf", "HalvingSweeper"),
+            "pbt": ("PbtSweeperConf", "PbtSweeper")}
 
 
 @dataclass(frozen=True)
@@ -84,6 +96,12 @@ class Run:
     folder: Path | None = None  # where its files are (params_*.npz among them)
     search_seed: int | None = None  # a search arm's run: the seed of its search
     trial: int | None = None  # and its place among that search's trials (0, 1, ...)
+    search: dict[str, Any] | None = None  # the arm's search (its sweeper: an adaptive one)
+
+    @property
+    def adaptive(self) -> bool:
+        """Whether an adaptive search (halving, PBT) trains this run with its search's others."""
+        return bool(self.search and self.search.get("sweeper"))
 
 
 def experiments_dir() -> Path:
@@ -153,7 +171,43 @@ def _search(node: Any, where: str) -> dict[str, Any] | None:
     if not isinstance(params, dict) or not params:
         raise ConfigError(f"{where}.params: must map override keys to search-space values, "
                           "e.g. optimizer.lr: 'tag(log, interval(1e-4, 1))'")
+    if search.get("sweeper") is not None:
+        _sweeper(search, seeds[0], f"{where}.sweeper")  # its knobs checked now, not at training
     return search
+
+
+def _sweeper(search: dict[str, Any], seed: int, where: str):
+    """The Hydra sweeper ``search['sweeper']`` names, built with its knobs (ConfigError: an
+    unknown name or knob, or a knob's value out of range)."""
+    from hydra.errors import HydraException
+
+    from hydra_plugins.trainlab_sweeper import config, sampling_sweeper
+
+    node = search["sweeper"]
+    if not isinstance(node, dict) or node.get("name") not in SWEEPERS:
+        raise ConfigError(f"{where}: must be a mapping with name: one of {', '.join(SWEEPERS)}")
+    conf_name, class_name = SWEEPERS[node["name"]]
+    base = {f.name for f in dataclasses.fields(config.RandomSweeperConf)}
+    knobs = {f.name for f in dataclasses.fields(getattr(config, conf_name))} - base
+    knobs = _check_keys({k: v for k, v in node.items() if k != "name"}, knobs, where)
+    if search["method"] not in search_space.METHODS:
+        raise ConfigError(f"{where}: the trials of an adaptive search are drawn by one of "
+                          f"{', '.join(search_space.METHODS)}, not {search['method']}")
+    try:
+        return getattr(sampling_sweeper, class_name)(
+            method=search["method"], n_trials=search["n_trials"], seed=seed, **knobs)
+    except HydraException as error:
+        raise ConfigError(f"{where}: {error}") from None
+
+
+def driver(run: Run):
+    """The driver (trainlab.search) that trains an adaptive run's search - every trial of its
+    arm with its search seed - as its Hydra sweeper would; None for any other run."""
+    if not run.adaptive:
+        return None
+    sweeper = _sweeper(run.search, run.search_seed, f"runs.{run.arm}.search.sweeper")
+    space = search_space.parse([f"{k}={v}" for k, v in run.search["params"].items()])
+    return sweeper.driver(space)
 
 
 def parse(name: str, text: str, *, reduced: bool = False) -> Experiment:
@@ -171,6 +225,10 @@ def parse(name: str, text: str, *, reduced: bool = False) -> Experiment:
                         _search(node.get("search"), f"{name}: runs.{arm_name}.search")))
     if not arms:
         raise ConfigError(f"{name}: needs at least one arm under runs")
+    for arm in arms:
+        if arm.sweep and arm.search and arm.search.get("sweeper"):
+            raise ConfigError(f"{name}: runs.{arm.name}: an adaptive search (search.sweeper) "
+                              "trains its trials together: give it no sweep")
     base = _strings(raw.get("base"), "base")
     options = dict(raw.get("options") or {})
     if reduced:
@@ -312,5 +370,5 @@ def expand(exp: Experiment) -> list[Run]:
             if index == 0:
                 first, first_values = cfg, values
             runs.append(Run(arm.name, index, values, overrides, cfg, search_seed=search_seed,
-                            trial=trial))
+                            trial=trial, search=arm.search))
     return runs
