@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
@@ -47,6 +48,8 @@ def _discard_job_dir() -> None:
     and the directory itself if only Hydra's own config copies and log remain."""
     outputs.clear_results(_job_dir())
     outputs.discard_job_dir(_job_dir())
+    if not _in_multirun() and not Path(_job_dir()).exists():
+        outputs.discard_empty_parents(_job_dir(), Path.cwd())  # no empty outputs/DATE/
 
 
 def _in_multirun() -> bool:
@@ -78,9 +81,15 @@ def _train(cfg: DictConfig) -> float:
     try:
         if cfg.gradcheck:
             return _gradcheck(cfg)
+        alone = not _in_multirun()
+        if alone:
+            _announce(cfg)
         from trainlab.run import train_from_hydra  # jax: seconds, Ctrl-C may land there
 
-        return train_from_hydra(cfg)
+        value = train_from_hydra(cfg)
+        if alone:
+            _say_written()
+        return value
     except ConfigError as error:
         _discard_job_dir()
         _fail(str(error))
@@ -94,6 +103,30 @@ def _train(cfg: DictConfig) -> float:
             raise
         print(f"train: interrupted {interrupt.where()}, {interrupt.saved()}", file=sys.stderr)
         sys.exit(INTERRUPTED)
+
+
+def _shown_path(path: str) -> str:
+    """A path as short as it reads: relative to the working directory when it is inside."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _announce(cfg: DictConfig) -> None:
+    """Before a run trains: what it trains and where its files go."""
+    from trainlab.config import to_config
+    from trainlab.report import console, headline
+
+    console.print(f"trainlab: {headline(to_config(cfg))}", highlight=False, soft_wrap=True)
+    console.print(f"run dir: {_shown_path(_job_dir())}", highlight=False, soft_wrap=True)
+
+
+def _say_written() -> None:
+    """After a run: where its files are, and which."""
+    job_dir = Path(_job_dir())
+    names = sorted(p.name for p in job_dir.iterdir() if not p.name.startswith("."))
+    print(f"files in {_shown_path(str(job_dir))}/: {', '.join(names)}")
 
 
 def _gradcheck(cfg: DictConfig) -> float:

@@ -54,6 +54,18 @@ def discard_job_dir(job_dir: Path | str) -> None:
         shutil.rmtree(job_dir)
 
 
+def discard_empty_parents(job_dir: Path | str, root: Path | str) -> None:
+    """Remove the folders above a discarded job directory that it left empty (Hydra's
+    ``outputs/DATE/``), up to ``root`` (the working directory), never above it."""
+    root, folder = Path(root).resolve(), Path(job_dir).resolve().parent
+    while folder != root and root in folder.parents and folder.is_dir():
+        try:
+            folder.rmdir()  # only an empty folder goes
+        except OSError:
+            return
+        folder = folder.parent
+
+
 def refuse_shared_dirs(jobs: Iterable[tuple[Path | str, list[str]]]) -> None:
     """Stop a sweep two of whose jobs (directory, overrides) would write one directory: the
     later one would overwrite the earlier one's results."""

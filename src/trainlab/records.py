@@ -179,7 +179,8 @@ def combine_seeds(per_seed: list[dict]) -> dict:
             summary[field] = float(np.nanmean(values))
             if len(per_seed) > 1:
                 summary[f"{field}_std"] = float(np.nanstd(values))
-    summary["best_epoch"] = int(round(summary["best_epoch"])) if per_seed else 0
+    if len(per_seed) <= 1:  # one seed's best epoch is an epoch; several seeds' is their mean
+        summary["best_epoch"] = int(summary["best_epoch"]) if per_seed else 0
     if len(per_seed) > 1:
         summary["n_diverged"] = statuses.count("diverged")
     return summary

@@ -83,7 +83,8 @@ class Trials:
             self.values, self.seeds = jax.device_put((self.values, self.seeds), trials)
             self.data = jax.device_put(data, jax.sharding.NamedSharding(mesh, spec()))
         start = time.perf_counter()
-        self.compiled = program.compile(self.values, self.seeds, self.data)
+        with report.compiling():  # a run's status line, a sweep's bar say so
+            self.compiled = program.compile(self.values, self.seeds, self.data)
         self.compile_s = time.perf_counter() - start
         if mesh is not None:
             self.compiled = self.compiled._replace(**{
@@ -131,7 +132,7 @@ class Trials:
                 # Waiting for each epoch costs one dispatch latency, and gives time_s.
                 jax.block_until_ready(row["train_loss"])
                 self.elapsed.append(time.perf_counter() - self.start)
-                advance(row["train_loss"])
+                advance(row)
                 self.epoch = epoch
                 if after_epoch is not None:
                     after_epoch(epoch)

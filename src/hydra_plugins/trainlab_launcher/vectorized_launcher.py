@@ -301,6 +301,7 @@ class VectorizedLauncher(Launcher):
                 return
             for number, group in enumerate(groups, start=1):
                 start = time.perf_counter()
+                advance.group(number, len(groups), len(plan.chunks(group)))
                 with self._phase("run"):
                     if self.search is None:
                         plan.run(group, progress=False, on_chunk=finish, on_error=fail,
@@ -355,29 +356,12 @@ def _save_yaml(node, path: Path) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-class _progress:
-    """A bar over the sweep's trials on a terminal; nothing elsewhere."""
+def _progress(total: int):
+    """A bar over the sweep's trials on a terminal (its phase, an ETA; the sweep's log lines
+    above it), and one line when it ends."""
+    from trainlab.report import SweepProgress
 
-    def __init__(self, total: int) -> None:
-        self.total = total
-
-    def __enter__(self):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-        from trainlab.report import console
-
-        if not console.is_terminal:
-            self.bar = None
-            return lambda n: None
-        self.bar = Progress("trials", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                            console=console, transient=True)
-        self.bar.__enter__()
-        task = self.bar.add_task("trials", total=self.total)
-        return lambda n: self.bar.update(task, advance=n)
-
-    def __exit__(self, *exc) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(*exc)
+    return SweepProgress(total)
 
 
 def _fail(message: str) -> None:

@@ -106,16 +106,9 @@ class Problem:
 
     def describe(self, cfg: Config) -> str:
         """One line naming what trains: the data, the model, every choice made."""
-        from trainlab.config import default_choices
+        from trainlab.report.headline import headline
 
-        defaults = default_choices()
-        parts = [cfg.data.name, cfg.model.describe(), cfg.activation.name,
-                 f"{cfg.init.name} init"]
-        parts += [getattr(cfg, group).name
-                  for group in ("normalization", "regularizer", "schedule", "loss")
-                  if getattr(cfg, group).name != defaults.get(group)]
-        parts += [f"{cfg.optimizer.name} lr={cfg.optimizer.lr:g}", f"{cfg.epochs} epochs"]
-        return ", ".join(parts)
+        return headline(cfg)
 
     def kinks(self, cfg: Config, params, state, batch, key) -> Any:
         """Where the objective is not differentiable near ``params`` (a pytree whose values

@@ -28,6 +28,3 @@ class SurfaceProblem(Problem):
         point = carry.net.params["point"]
         return {"train_loss": surfaces.value(cfg.data, point), "train_x": point[0],
                 "train_y": point[1]}
-
-    def describe(self, cfg):
-        return f"{cfg.data.function} surface, {cfg.optimizer.name} lr={cfg.optimizer.lr:g}"

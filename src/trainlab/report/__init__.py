@@ -7,6 +7,15 @@ The terminal names are re-exported here, so ``from trainlab import report`` then
 (pandas, plotly) is imported until a page or a logger is asked for.
 """
 
-from trainlab.report.terminal import console, epoch_progress, print_summary
+from trainlab.report.headline import headline
+from trainlab.report.terminal import (
+    SweepProgress,
+    compiling,
+    console,
+    epoch_progress,
+    print_summary,
+    run_status,
+)
 
-__all__ = ["console", "epoch_progress", "print_summary"]
+__all__ = ["SweepProgress", "compiling", "console", "epoch_progress", "headline",
+           "print_summary", "run_status"]
