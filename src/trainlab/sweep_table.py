@@ -21,7 +21,6 @@ from pathlib import Path
 import pandas as pd
 import yaml
 from rich.console import Console
-from rich.table import Table
 
 from trainlab import records
 from trainlab.sweep_lock import MARK_NAME
@@ -132,30 +131,36 @@ def build(sweep_dir: Path | str, dirs: list[Path] | None = None) -> tuple[pd.Dat
 
 
 def write(sweep_dir: Path | str, dirs: list[Path] | None = None) -> tuple[pd.DataFrame, str]:
-    """Build the table and write it as ``summary.csv`` in the sweep dir."""
+    """Build the table and write it as ``summary.csv`` in the sweep dir (and, with the seed
+    swept, ``summary_by_config.csv``: one row per configuration, ranked by the mean)."""
     frame, objective = build(sweep_dir, dirs)
     records.write_csv(frame, Path(sweep_dir) / "summary.csv")
+    grouped = configurations(frame) if not frame.empty else None
+    if grouped is not None:
+        records.write_csv(grouped, Path(sweep_dir) / BY_CONFIG)
     return frame, objective
 
 
-# The summary fields the terminal table shows after the swept values, with their formats.
-_SHOWN = {"status": "{}", "objective": "{:.4g}", "best_val_acc": "{:.2%}",
-          "test_acc": "{:.2%}"}
+# The summary fields the terminal table shows after the swept values.
+_SHOWN = ("status", "objective", "best_val_acc", "test_acc")
+BY_CONFIG = "summary_by_config.csv"
 
 
-def _cell(value, fmt: str = "{}") -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+def _cell(name: str, value) -> str:
+    from trainlab.report.numbers import format_value
+
+    if isinstance(value, float) and math.isnan(value):
         return "-"
-    if isinstance(value, float) and fmt == "{}":
-        return f"{value:.4g}"
-    try:
-        return fmt.format(value)
-    except (ValueError, TypeError):
-        return str(value)
+    if name not in _SHOWN and name != "objective" and not name.endswith("_acc"):
+        return f"{value:.4g}" if isinstance(value, float) else str(value)  # a swept value
+    return format_value(name, value)
 
 
 def print_best(frame: pd.DataFrame, objective: str, sweep_dir: Path | str, top: int = 10) -> None:
-    """The best ``top`` rows as a rich table, with a count of the statuses in its title."""
+    """The best ``top`` rows as a table that fits the terminal, with a count of the statuses
+    in its title; with the seed swept, then the best configurations (mean ± std over seeds)."""
+    from trainlab.report.tables import print_fitted
+
     console = Console()
     if frame.empty:
         console.print(f"sweep {sweep_dir}: no job directories")
@@ -164,15 +169,45 @@ def print_best(frame: pd.DataFrame, objective: str, sweep_dir: Path | str, top: 
     tally = ", ".join(f"{n} {status}" for status, n in counts.items())
     # The title is a line of its own, never wrapped: a long path must not break its phrases.
     console.print(f"sweep {sweep_dir}: {len(frame)} jobs ({tally}), best by {objective}",
-                  soft_wrap=True, style="bold")
-    table = Table(header_style="bold")
-    shown = [("job", "{}"), *((c, "{}") for c in swept_columns(frame)),
-             *((c, f) for c, f in _SHOWN.items() if c in frame)]
-    for name, _ in shown:
-        table.add_column(name, justify="left" if name in ("job", "status") else "right")
-    for _, row in frame.head(top).iterrows():
-        table.add_row(*(_cell(row[name], fmt) for name, fmt in shown))
-    console.print(table)
+                  soft_wrap=True, style="bold", highlight=False)
+    swept = swept_columns(frame)
+    shown = ["job", *swept, *(c for c in _SHOWN if c in frame)]
+    rows = [[_cell(name, row[name]) for name in shown] for _, row in frame.head(top).iterrows()]
+    print_fitted(console, shown, rows, right=[c for c in shown if c not in ("job", "status")],
+                 where="summary.csv")
+    grouped = configurations(frame)
+    if grouped is not None:
+        print_configurations(console, grouped, objective, top)
+
+
+def configurations(frame: pd.DataFrame) -> pd.DataFrame | None:
+    """With the seed swept: one row per configuration (the jobs alike but for the seed),
+    ranked by the objective's mean; None otherwise."""
+    from trainlab.report.sweep_data import SEED, by_config
+
+    swept = swept_columns(frame)
+    if SEED not in swept or len(frame) < 2:
+        return None
+    return by_config(frame, [c for c in swept if c != SEED])
+
+
+def print_configurations(console: Console, grouped: pd.DataFrame, objective: str,
+                         top: int) -> None:
+    from trainlab.report.numbers import format_with_std
+    from trainlab.report.tables import print_fitted
+
+    keys = [c for c in grouped.columns if c not in _CONFIG_FIELDS and not c.endswith("_std")]
+    metrics = [m for m in ("objective", "test_acc", "test_loss") if m in grouped]
+    console.print(f"by configuration ({len(grouped)}, mean ± std over seeds, best by the mean "
+                  f"of {objective})", style="bold", highlight=False, soft_wrap=True)
+    headers = [*keys, "n", *metrics, "best_job"]
+    rows = [[*(_cell(k, row[k]) for k in keys), str(row["n"]),
+             *(format_with_std(m, row[m], row[f"{m}_std"]) for m in metrics), str(row["best_job"])]
+            for _, row in grouped.head(top).iterrows()]
+    print_fitted(console, headers, rows, right=[*keys, "n", *metrics], where=BY_CONFIG)
+
+
+_CONFIG_FIELDS = ("n", "n_diverged", "objective", "test_acc", "test_loss", "best_job")
 
 
 def swept_columns(frame: pd.DataFrame) -> list[str]:
