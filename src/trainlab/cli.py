@@ -11,7 +11,9 @@ shows them), and leaves no file that looks like a result:
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
 import signal
 import sys
 from pathlib import Path
@@ -189,6 +191,50 @@ def _quote_hint(error) -> str | None:
             f"quote the value: {quoted}")
 
 
+def _bare_word_hint(error) -> str | None:
+    """``train help``: a word that is no override (key=value); Hydra's parser says
+    "missing EQUAL at '<EOF>'"."""
+    word = str(getattr(error, "override", "") or "")
+    if not word.isidentifier():
+        return None
+    if word in ("help", "version"):
+        return f"`{word}` is not an override (key=value); did you mean `train --{word}`?"
+    return (f"`{word}` is not an override: write key=value (e.g. optimizer=sgd); "
+            "`train --help` lists the groups and keys")
+
+
+_MISSING_CHOICE = re.compile(r"Could not find '(\w+)/([^']*)'")
+
+
+def _choice_hint(error) -> str | None:
+    """``optimizer=Adam``: the choices of the group, and the closest one."""
+    found = _MISSING_CHOICE.search(str(error))
+    if found is None or found.group(1) not in GROUPS:
+        return None
+    group, name = found.groups()
+    names = sorted(GROUPS[group])
+    close = [n for n in names if n.lower() == name.lower()] or difflib.get_close_matches(
+        name.lower(), names, n=1)
+    hint = f"; did you mean {group}={close[0]}?" if close else ""
+    return f"{group}={name}: no such choice (choose from {', '.join(names)}){hint}"
+
+
+def _version() -> str:
+    """``train --version``: trainlab's version, jax's, and the device it would train on."""
+    import importlib.metadata
+
+    import jax
+
+    from trainlab import __version__
+
+    devices = jax.devices()
+    kinds = sorted({d.device_kind for d in devices})
+    return (f"trainlab {__version__} (jax {jax.__version__}, jaxlib "
+            f"{importlib.metadata.version('jaxlib')}, Hydra "
+            f"{importlib.metadata.version('hydra-core')}; {len(devices)} "
+            f"{devices[0].platform} device{'s' * (len(devices) > 1)}: {', '.join(kinds)})")
+
+
 def _interrupted_sweep() -> None:
     """Ctrl-C in a sweep: the jobs that finished are kept, and a rerun skips them."""
     from trainlab import sweep_lock, sweep_table
@@ -203,6 +249,9 @@ def _interrupted_sweep() -> None:
 
 
 def main() -> None:
+    if sys.argv[1:] == ["--version"]:  # Hydra's own --version names Hydra's
+        print(_version())
+        return
     try:
         _main()
     except SystemExit as stop:
@@ -239,7 +288,8 @@ def _main() -> None:
         if user_wants_traces:
             raise
         if isinstance(error, (HydraException, OmegaConfBaseException)):  # some are OSErrors
-            hint = _quote_hint(error) if isinstance(error, OverrideParseException) else None
+            hint = (_bare_word_hint(error) or _quote_hint(error)
+                    if isinstance(error, OverrideParseException) else _choice_hint(error))
             _fail(hint or _one_line(error))
         if isinstance(error, OSError):  # Hydra making the run or sweep directory, a launcher
             _fail(outputs.describe(error), 1)

@@ -66,6 +66,8 @@ def _sweep(args) -> int:
     build = sweep_table.build if args.no_write else sweep_table.write
     frame, objective = build(args.dir, mine)
     sweep_table.print_best(frame, objective, args.dir, args.top)
+    if len(frame) == 1:  # a sweep of one job: its summary, as for a run
+        _print_run(args.dir / str(frame["job"].iloc[0]))
     if older:
         print(sweep_table.older_note(args.dir, older) + " (--all shows them)")
     if args.no_write:
@@ -83,14 +85,21 @@ def _sweep(args) -> int:
     return 0
 
 
-def _run(args) -> int:
-    from trainlab.report import html, print_summary
+def _print_run(run_dir: Path) -> None:
+    from trainlab.report import print_summary
 
     try:
-        summary = json.loads((args.dir / "summary.json").read_text())
-        print_summary(summary, title=f"run {args.dir}")
+        summary = json.loads((run_dir / "summary.json").read_text())
     except (OSError, ValueError):
-        print(f"run {args.dir}: no summary.json (it did not finish)")
+        print(f"run {run_dir}: no summary.json (it did not finish)")
+        return
+    print_summary(summary, title=f"run {run_dir}")
+
+
+def _run(args) -> int:
+    from trainlab.report import html
+
+    _print_run(args.dir)
     if not (args.no_write or args.no_html):
         print(f"wrote {html.write_run(args.dir)}")
     return 0
