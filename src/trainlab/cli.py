@@ -120,15 +120,18 @@ def _announce(cfg: DictConfig) -> None:
     from trainlab.config import to_config
     from trainlab.report import console, headline
 
-    console.print(f"trainlab: {headline(to_config(cfg))}", highlight=False, soft_wrap=True)
+    console.print(f"trainlab: {headline(to_config(cfg))}", highlight=False)
     console.print(f"run dir: {_shown_path(_job_dir())}", highlight=False, soft_wrap=True)
 
 
 def _say_written() -> None:
     """After a run: where its files are, and which."""
     job_dir = Path(_job_dir())
+    from rich.console import Console
+
     names = sorted(p.name for p in job_dir.iterdir() if not p.name.startswith("."))
-    print(f"files in {_shown_path(str(job_dir))}/: {', '.join(names)}")
+    Console().print(f"files in {_shown_path(str(job_dir))}/: {', '.join(names)}",
+                    highlight=False, markup=False)
 
 
 def _gradcheck(cfg: DictConfig) -> float:

@@ -47,5 +47,4 @@ def print_fitted(console: Console, headers: Sequence[str], rows: Sequence[Sequen
     if left_out:
         note = f"{len(left_out)} column{'s' * (len(left_out) > 1)} not shown at this width: " \
                f"{', '.join(left_out)}"
-        console.print(note + (f" (all in {where})" if where else ""), highlight=False,
-                      soft_wrap=True)
+        console.print(note + (f" (all in {where})" if where else ""), highlight=False)

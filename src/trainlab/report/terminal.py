@@ -177,11 +177,14 @@ def epoch_progress(epochs: int, label: str, enabled: bool = True) -> Iterator[Ca
         yield advance
         if progress is not None:
             progress.refresh()  # its last frame shows the total reached
-    compiled = f" after {_clock(compile_s)} compiling" if compile_s is not None else ""
-    text = _metrics_text(last)
-    parts = [f"{label}: epoch {done}/{epochs} in {_clock(time.perf_counter() - start)}"
-             f"{compiled}", *(text.split(" · ") if text else [])]
-    console.print(_fit(parts, console.width), highlight=False, soft_wrap=True)
+    compiled = f" (compile {_clock(compile_s)})" if compile_s is not None else ""
+    prefix = f"{label}: " if label != "training" else ""  # a figure's group names itself
+    head = f"{prefix}{done}/{epochs} epochs in {_clock(time.perf_counter() - start)}{compiled}"
+    text, short = _metrics_text(last), _metrics_text(last, short=True)
+    if text and len(f"{head} · {text}") > console.width:  # the short labels, then fewer
+        text = short if len(f"{head} · {short}") <= console.width else ""
+    console.print(_fit([head, text] if text else [head], console.width), highlight=False,
+                  soft_wrap=True)
 
 
 class SweepProgress:
@@ -263,7 +266,7 @@ def print_summary(summary: dict, title: str) -> None:
             table.add_row(name, format_with_std(name, summary[name], summary.get(f"{name}_std")))
     seeds = summary.get("seeds") or []
     out = Console()
-    out.print(f"[bold]{title}[/bold]", highlight=False, soft_wrap=True)
+    out.print(title, style="bold", highlight=False, markup=False)
     if len(seeds) > 1:
         out.print(f"mean ± std over {len(seeds)} seeds", highlight=False)
     out.print(table)
