@@ -168,8 +168,9 @@ def print_best(frame: pd.DataFrame, objective: str, sweep_dir: Path | str, top: 
     counts = frame["status"].value_counts()
     tally = ", ".join(f"{n} {status}" for status, n in counts.items())
     # The title is a line of its own, never wrapped: a long path must not break its phrases.
-    console.print(f"sweep {sweep_dir}: {len(frame)} job{'s' * (len(frame) != 1)} ({tally}), best by {objective}",
-                  soft_wrap=True, style="bold", highlight=False)
+    jobs = f"{len(frame)} job{'s' * (len(frame) != 1)}"
+    console.print(f"sweep {sweep_dir}: {jobs} ({tally}), best by {objective}", soft_wrap=True,
+                  style="bold", highlight=False)
     swept = swept_columns(frame)
     shown = ["job", *swept, *(c for c in _SHOWN if c in frame)]
     rows = [[_cell(name, row[name]) for name in shown] for _, row in frame.head(top).iterrows()]
