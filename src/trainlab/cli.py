@@ -83,13 +83,10 @@ def _train(cfg: DictConfig) -> float:
     try:
         if cfg.gradcheck:
             return _gradcheck(cfg)
-        alone = not _in_multirun()
-        if alone:
-            _announce(cfg)
         from trainlab.run import train_from_hydra  # jax: seconds, Ctrl-C may land there
 
         value = train_from_hydra(cfg)
-        if alone:
+        if not _in_multirun():
             _say_written()
         return value
     except ConfigError as error:
@@ -107,30 +104,15 @@ def _train(cfg: DictConfig) -> float:
         sys.exit(INTERRUPTED)
 
 
-def _shown_path(path: str) -> str:
-    """A path as short as it reads: relative to the working directory when it is inside."""
-    try:
-        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
-
-
-def _announce(cfg: DictConfig) -> None:
-    """Before a run trains: what it trains and where its files go."""
-    from trainlab.config import to_config
-    from trainlab.report import console, headline
-
-    console.print(f"trainlab: {headline(to_config(cfg))}", highlight=False)
-    console.print(f"run dir: {_shown_path(_job_dir())}", highlight=False, soft_wrap=True)
-
-
 def _say_written() -> None:
     """After a run: where its files are, and which."""
     job_dir = Path(_job_dir())
     from rich.console import Console
 
     names = sorted(p.name for p in job_dir.iterdir() if not p.name.startswith("."))
-    Console().print(f"files in {_shown_path(str(job_dir))}/: {', '.join(names)}",
+    from trainlab.report import shown_path
+
+    Console().print(f"files in {shown_path(job_dir)}/: {', '.join(names)}",
                     highlight=False, markup=False)
 
 

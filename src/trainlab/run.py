@@ -20,10 +20,15 @@ def train(cfg: Config | DictConfig, out_dir: Path | str | None = None,
     """Train the config's seeds together, write the run's files into ``out_dir`` (if given),
     print a summary table, and return the summary."""
     cfg = to_config(cfg)
+    title = f"trainlab: {report.headline(cfg)}"
     with report.run_status(enabled=cfg.progress):  # "compiling", then the epoch bar
         [group] = plan.plan([plan.Job(cfg, out_dir, list(overrides))])
+    title = f"trainlab: {report.headline(cfg)}"
+    with report.run_status(enabled=cfg.progress):  # "compiling", then the epoch bar
+        [group] = plan.plan([plan.Job(cfg, out_dir, list(overrides))])
+        report.announce(title, out_dir)  # the data checked: it will train
         [summary] = plan.run(group, progress=cfg.progress, resume=cfg.resume)
-    report.print_summary(summary, title=f"trainlab: {report.headline(cfg)}")
+    report.print_summary(summary, title=title)
     return summary
 
 

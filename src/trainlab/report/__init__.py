@@ -10,12 +10,14 @@ The terminal names are re-exported here, so ``from trainlab import report`` then
 from trainlab.report.headline import headline
 from trainlab.report.terminal import (
     SweepProgress,
+    announce,
     compiling,
     console,
     epoch_progress,
     print_summary,
     run_status,
+    shown_path,
 )
 
-__all__ = ["SweepProgress", "compiling", "console", "epoch_progress", "headline",
-           "print_summary", "run_status"]
+__all__ = ["SweepProgress", "announce", "compiling", "console", "epoch_progress", "headline",
+           "print_summary", "run_status", "shown_path"]

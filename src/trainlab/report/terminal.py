@@ -11,6 +11,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import numpy as np
 from rich.console import Console
@@ -254,6 +255,21 @@ class SweepProgress:
             console.print(f"trials: {self.done}/{self.total} in "
                           f"{_clock(time.perf_counter() - self.start)} (compiling "
                           f"{_clock(self.compile_s)})", highlight=False)
+
+
+def shown_path(path) -> str:
+    """A path as short as it reads: relative to the working directory when it is inside."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def announce(title: str, out_dir=None) -> None:
+    """Before a run trains (its data loaded and checked): what it trains, where its files go."""
+    console.print(title, highlight=False, markup=False)
+    if out_dir is not None:
+        console.print(f"run dir: {shown_path(out_dir)}", highlight=False, soft_wrap=True)
 
 
 def print_summary(summary: dict, title: str) -> None:
