@@ -41,8 +41,9 @@ lint: $(STAMP) ## ruff
 yamls: $(STAMP) ## write conf/<group>/<name>.yaml from each choice's class
 	$(BIN)/python -m trainlab.config.yamls
 
-bench: $(STAMP) ## workload W through trainlab vs hand-written JAX (and PyTorch if installed)
+bench: $(STAMP) ## workload W through trainlab vs hand-written JAX (and PyTorch); start-up times
 	$(BIN)/python benchmarks/bench_train.py
+	$(BIN)/python benchmarks/bench_startup.py
 
 bench-sweep: $(STAMP) ## a 64-trial lr sweep: vectorized launcher vs basic, per-trial jit, PyTorch
 	$(BIN)/python benchmarks/bench_sweep.py

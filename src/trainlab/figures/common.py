@@ -81,13 +81,18 @@ def train(runs: list[Run], root: Path, *, progress: bool = True) -> None:
     an adaptive search's runs by its driver, search by search (each group of a search its own
     rungs or population, as under ``train -m hydra/sweeper=halving|pbt``)."""
     from trainlab.plan import Job, plan, train_many
+    from trainlab.report import run_status, shown_path
 
     def job(run: Run) -> Job:
         return Job(run.cfg, run_dir(root, run), list(run.overrides))
 
+    if progress:  # a figure's training takes a while: say what and where first
+        console.print(f"training {len(runs)} run{'s' * (len(runs) != 1)} into "
+                      f"{shown_path(Path(root) / 'runs')}/", highlight=False)
     plain = [r for r in runs if not r.adaptive]
     if plain:
-        train_many([job(r) for r in plain], progress=progress)
+        with run_status(enabled=progress):  # "compiling", then each group's epoch bar
+            train_many([job(r) for r in plain], progress=progress)
     searches: dict[tuple, list[Run]] = {}
     for run in runs:
         if run.adaptive:
@@ -248,6 +253,8 @@ def build(name: str, *, out: Path | None = None, source: Path | None = None,
           reduced: bool = False, progress: bool = True, show: bool = False) -> Built:
     """Train (or read back from ``source``) the runs of figure ``name``, make its table,
     figure and checks, and write figure.png + table.csv into ``out``."""
+    from trainlab.report import shown_path
+
     exp = load(name, reduced=reduced)
     module = module_for(exp.name)
     out = Path(out) if out is not None else Path("results") / (
@@ -266,7 +273,11 @@ def build(name: str, *, out: Path | None = None, source: Path | None = None,
         brief = module.brief(table, options) if hasattr(module, "brief") else table
         print_table(brief, f"{exp.name}: the table behind the figure")
         print_checks(checks)
-        console.print(f"wrote {out / 'figure.png'} and {out / 'table.csv'}")
+        written = [out / name for name in ("figure.png", "table.csv", "checks.csv")]
+        if exp.train and source == out:
+            written.append(out / "runs")
+        console.print("wrote " + ", ".join(f"{shown_path(p)}{'/' * p.is_dir()}"
+                                           for p in written), highlight=False)
     return Built(exp, runs, options, table, checks, out)
 
 
