@@ -23,9 +23,6 @@ def train(cfg: Config | DictConfig, out_dir: Path | str | None = None,
     title = f"trainlab: {report.headline(cfg)}"
     with report.run_status(enabled=cfg.progress):  # "compiling", then the epoch bar
         [group] = plan.plan([plan.Job(cfg, out_dir, list(overrides))])
-    title = f"trainlab: {report.headline(cfg)}"
-    with report.run_status(enabled=cfg.progress):  # "compiling", then the epoch bar
-        [group] = plan.plan([plan.Job(cfg, out_dir, list(overrides))])
         report.announce(title, out_dir)  # the data checked: it will train
         [summary] = plan.run(group, progress=cfg.progress, resume=cfg.resume)
     report.print_summary(summary, title=title)
