@@ -157,6 +157,11 @@ def test_redraw_from_stored_runs_and_gallery(tmp_path):
     assert "gd-lr" not in (tmp_path / "gallery" / "index.md").read_text()
 
 
-def test_missing_runs_are_named(tmp_path, capsys):
+def test_missing_runs_are_one_short_line_naming_the_layout(tmp_path, capsys):
     assert main(["gd-lr", "--reduced", "--from", str(tmp_path)]) == 2
-    assert "no stored run for gd/0" in capsys.readouterr().err
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert "holds no run for" in line and "(first: gd/0" in line
+    assert "DIR/runs/ARM/I/summary.json" in line and len(line) < 400
+    assert main(["gd-lr", "--reduced", "--from", str(tmp_path / "nonexistent")]) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert "is not a folder" in line and len(line) < 400

@@ -51,10 +51,23 @@ def main(argv: list[str] | None = None) -> int:
     if not args.name:
         _parser().print_usage(sys.stderr)
         return 2
+    replaced = _replaced(args)
     try:
         built = common.build(args.name, out=args.out, source=args.source,
                              reduced=args.reduced, show=True)
     except ConfigError as error:
         print(f"trainlab figure: error: {error}", file=sys.stderr)
         return 2
+    if replaced:
+        print(f"replaced the earlier {', '.join(replaced)} in {built.out}")
     return 1 if common.failures(built.checks) else 0
+
+
+def _replaced(args) -> list[str]:
+    """The files of an earlier build that this one will overwrite (said at the end)."""
+    from trainlab.figures import common, experiment
+
+    if args.name not in experiment.names():
+        return []
+    out = args.out or common.default_out(args.name, args.reduced)
+    return [name for name in ("figure.png", "table.csv", "checks.csv") if (out / name).is_file()]

@@ -157,8 +157,11 @@ def read_back(runs: list[Run], source: Path) -> None:
             run.metrics, run.summary = _read(folder)
             run.folder = folder
     if absent:
-        raise ConfigError(f"{source}: no stored run for " + "; ".join(absent[:5])
-                          + (f" and {len(absent) - 5} more" if len(absent) > 5 else ""))
+        where = "is not a folder" if not source.is_dir() else \
+            f"holds no run for {len(absent)} of the {len(runs)} runs (first: {absent[0][:60]})"
+        raise ConfigError(f"--from {source} {where}; it should hold the runs as `trainlab "
+                          "figure` writes them (DIR/runs/ARM/I/summary.json), or a train -m "
+                          "sweep of the experiment's configs")
 
 
 def runs_table(runs: list[Run]) -> pd.DataFrame:
@@ -249,6 +252,11 @@ class Built:
     out: Path
 
 
+def default_out(name: str, reduced: bool = False) -> Path:
+    """Where a figure is written without --out: results/NAME (-reduced)."""
+    return Path("results") / (name + ("-reduced" if reduced else ""))
+
+
 def build(name: str, *, out: Path | None = None, source: Path | None = None,
           reduced: bool = False, progress: bool = True, show: bool = False) -> Built:
     """Train (or read back from ``source``) the runs of figure ``name``, make its table,
@@ -257,8 +265,7 @@ def build(name: str, *, out: Path | None = None, source: Path | None = None,
 
     exp = load(name, reduced=reduced)
     module = module_for(exp.name)
-    out = Path(out) if out is not None else Path("results") / (
-        exp.name + ("-reduced" if reduced else ""))
+    out = Path(out) if out is not None else default_out(exp.name, reduced)
     runs = expand(exp)
     if exp.train:
         if source is None:
