@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from trainlab.config import ConfigError, compose
-from trainlab.figures import experiment, main
+from trainlab.figures import common, experiment, main
 
 TEXT = """
 base: [data=surface, optimizer=sgd, epochs=3]
@@ -165,3 +165,9 @@ def test_missing_runs_are_one_short_line_naming_the_layout(tmp_path, capsys):
     assert main(["gd-lr", "--reduced", "--from", str(tmp_path / "nonexistent")]) == 2
     [line] = capsys.readouterr().err.strip().splitlines()
     assert "is not a folder" in line and len(line) < 400
+
+
+def test_figure_tables_show_accuracies_as_train_does():
+    assert common._cell("final_val_acc", 0.5654) == "56.54%"
+    assert common._cell("test_error", 0.1) == "10.00%"
+    assert common._cell("lr", 0.5654) == "0.5654"

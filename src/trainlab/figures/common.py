@@ -215,10 +215,15 @@ def save(fig, table: pd.DataFrame, out: Path, checks: list[Check] = ()) -> None:
     plt.close(fig)
 
 
-def _cell(value: Any) -> str:
+def _cell(column: str, value: Any) -> str:
+    """A figure table's cell as ``train`` shows the same field (accuracies as percentages)."""
+    from trainlab.report.numbers import format_value
+
     if isinstance(value, (float, np.floating)):
         if not np.isfinite(value):
             return "-"
+        if str(column).endswith(("_acc", "_error")):
+            return format_value(str(column), float(value))
         return f"{value:.4g}"
     return str(value)
 
@@ -229,7 +234,7 @@ def print_table(frame: pd.DataFrame, title: str, max_rows: int = 40) -> None:
         table.add_column(str(column), justify="right")
     shown = frame if len(frame) <= max_rows else frame.head(max_rows)
     for row in shown.itertuples(index=False):
-        table.add_row(*(_cell(v) for v in row))
+        table.add_row(*(_cell(c, v) for c, v in zip(frame.columns, row)))
     if len(frame) > max_rows:
         table.caption = f"first {max_rows} of {len(frame)} rows (all in table.csv)"
     console.print(table)
