@@ -219,3 +219,18 @@ def test_version_names_trainlab_and_jax(tmp_path):
     assert result.returncode == 0
     assert re.fullmatch(r"trainlab \S+ \(jax \S+, .*device.*\)\n", result.stdout), result.stdout
     assert "Hydra 1" not in result.stdout.split("(")[0]
+
+
+def test_the_run_is_in_cli_log_and_not_twice_on_the_terminal(tmp_path):
+    import subprocess
+    import sys
+
+    run_dir = tmp_path / "run"
+    shown = subprocess.run([sys.executable, "-m", "trainlab.cli", "data=moons", "epochs=2",
+                            "model.widths=[4]", "batch_size=32", "progress=false",
+                            f"hydra.run.dir={run_dir}"], capture_output=True, text=True,
+                           check=True)
+    log = (run_dir / "cli.log").read_text()
+    assert "trainlab: moons" in log and f"files in {run_dir}" in log
+    assert '"best_val_loss"' in log
+    assert "trainlab.run_log" not in shown.stdout + shown.stderr

@@ -95,7 +95,7 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
 
 
 def write_json(data: dict, path: Path) -> None:
-    write_text(json.dumps(_json_safe(data), indent=2) + "\n", path)
+    write_text(json.dumps(json_safe(data), indent=2) + "\n", path)
 
 
 def write_npz(arrays: dict[str, np.ndarray], path: Path) -> None:
@@ -106,12 +106,12 @@ def write_npz(arrays: dict[str, np.ndarray], path: Path) -> None:
     atomic_write(path, write)
 
 
-def _json_safe(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
     """NaN and inf become null (JSON has no such numbers); numpy scalars become Python's."""
     if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
+        return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
+        return [json_safe(v) for v in value]
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):

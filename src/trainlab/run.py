@@ -7,6 +7,8 @@ Plain Python, callable without Hydra: the ``train`` command is a thin shell arou
 
 from __future__ import annotations
 
+import json
+import logging
 from pathlib import Path
 
 from omegaconf import DictConfig
@@ -46,4 +48,14 @@ def train_from_hydra(cfg: DictConfig) -> float:
             return records.objective_value(done, cfg.objective)
     outputs.clear_results(out_dir)  # an earlier run's results must not pass for this one's
     summary = train(cfg, out_dir, list(hydra_cfg.overrides.task))
+    _log_run(cfg, out_dir, summary)
     return records.objective_value(summary, cfg.objective)
+
+
+def _log_run(cfg: DictConfig, out_dir: str, summary: dict) -> None:
+    """The run in the job's log file (Hydra's ``cli.log``; not the terminal, which has its
+    table): what trained, where its files are, and its summary as one JSON line."""
+    log = logging.getLogger("trainlab.run_log")
+    log.info(f"trainlab: {report.headline(to_config(cfg))}")
+    log.info(f"files in {out_dir}")
+    log.info("summary: " + json.dumps(records.json_safe(summary), default=str))
