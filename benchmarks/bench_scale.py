@@ -4,9 +4,10 @@
 
 Each sweep is ``train -m`` in a fresh process: a random search over lr of a 2-16-16-2 MLP on
 moons, every job with its own directory and files. The launcher logs where its time went
-(``timing: {...}``: composing and deriving the jobs, the resume check, planning, the .hydra
-files, compiling, training, writing the results); the summary callback logs the time of
-summary.csv. Printed per sweep: wall time of the whole command, start-up (imports, Hydra's
+(``timing: {...}`` at debug level, shown through hydra.verbose: composing and deriving the
+jobs, the resume check, planning, the .hydra files, compiling, training, writing the
+results); the summary callback logs the time of summary.csv. Printed per sweep: wall
+time of the whole command, start-up (imports, Hydra's
 first compose: the wall time outside the launcher and the callback), compile, training, the
 bookkeeping left (launcher and callback time minus compile and training), that per job, and
 the process's peak RSS. The first sweep compiles from an empty cache; the others reuse it, as
@@ -36,7 +37,7 @@ def sweep(n: int, epochs: int, folder: Path, html: bool) -> dict:
             "optimizer.lr=tag(log, interval(1e-4, 1))", "data=moons", "model.widths=[16,16]",
             f"epochs={epochs}", f"hydra.sweep.dir={folder}", "progress=false",
             f"hydra.callbacks.sweep_summary.html={str(html).lower()}",
-            "hydra.verbose=[trainlab.sweep_callback]"]
+            "hydra.verbose=[trainlab.sweep_callback,hydra_plugins.trainlab_launcher]"]
     output = folder.with_suffix(".log")
     with output.open("w") as sink:
         start = time.perf_counter()

@@ -240,7 +240,7 @@ class VectorizedLauncher(Launcher):
         finally:
             HydraConfig.instance().cfg = before
         self.seconds["launch"] = time.perf_counter() - start
-        log.info("timing: " + json.dumps({"jobs": len(jobs), **{
+        log.debug("timing: " + json.dumps({"jobs": len(jobs), **{
             k: round(v, 4) for k, v in self.seconds.items()}}))
         return [job.result for job in jobs]
 
