@@ -1,0 +1,39 @@
+"""The figures of lecture claims no earlier figure covered (issue 13), built at their reduced
+size: each must-show check passes, and each fails on a deliberately wrong table."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from figure_checks import assert_fails, assert_shows, build
+
+
+def _with_curve(table, arm, curve):
+    """``table`` with every seed of ``arm`` following ``curve`` (a train loss per epoch)."""
+    wrong = table.copy()
+    rows = wrong.arm == arm
+    wrong.loc[rows, "train_loss"] = wrong.loc[rows, "epoch"].map(curve).to_numpy()
+    return wrong
+
+
+def test_lr_curves(tmp_path):
+    from trainlab.figures.lr_curves import mean_curve
+
+    built = build("lr-curves", tmp_path)
+    assert_shows(built)
+    t = built.table
+    good, high, low = (mean_curve(t, a) for a in ("good", "high", "low"))
+    # a "very high" rate that only crawls: no explosion, and the doctor does not flag it
+    assert_fails(built, _with_curve(t, "very_high", low), "very high lr",
+                 "trainlab doctor's")
+    # a "high" rate that is just a slower good one: behind at first, never stalls or wobbles
+    assert_fails(built, _with_curve(t, "high", 2 * good), "high lr", "trainlab doctor's")
+    # a "low" rate whose loss went up once: not the slow, steady fall
+    bumped = low.copy()
+    bumped[10] = low[5]
+    assert_fails(built, _with_curve(t, "low", bumped), "low lr")
+    # a scan rate that ends 10x below the "good" one: it was not the good rate
+    scan = (t.arm == "scan") & np.isclose(t.lr, 0.6) & (t.epoch == t.epoch.max())
+    wrong = t.copy()
+    wrong.loc[scan, "train_loss"] = good.iloc[-1] / 10
+    assert_fails(built, wrong, "good lr")
