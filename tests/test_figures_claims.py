@@ -37,3 +37,35 @@ def test_lr_curves(tmp_path):
     wrong = t.copy()
     wrong.loc[scan, "train_loss"] = good.iloc[-1] / 10
     assert_fails(built, wrong, "good lr")
+
+
+def _copied(table, arm, source, columns):
+    """``table`` with ``arm``'s ``columns`` replaced by those of ``source`` (same seeds, epochs)."""
+    wrong = table.copy()
+    wrong.loc[wrong.arm == arm, columns] = table.loc[table.arm == source, columns].to_numpy()
+    return wrong
+
+
+def test_gap(tmp_path):
+    built = build("gap", tmp_path)
+    assert_shows(built)
+    t = built.table
+    # a small net with a gap after all: val loss 1.5x its train loss
+    wrong = t.copy()
+    small = wrong.arm == "small"
+    wrong.loc[small, "val_loss"] = 1.5 * wrong.loc[small, "train_loss"]
+    assert_fails(built, wrong, "no gap")
+    # a big net without its gap: val loss 5% above its train loss
+    wrong = t.copy()
+    big = wrong.arm == "big"
+    wrong.loc[big, "val_loss"] = 1.05 * wrong.loc[big, "train_loss"]
+    assert_fails(built, wrong, "big gap", "more regularization fixes")
+    # remedies that change nothing: the wider net and the dropout net trained as the originals
+    everything = ["train_loss", "val_loss", "train_acc", "val_acc"]
+    assert_fails(built, _copied(t, "small_wider", "small", everything), "more capacity fixes")
+    assert_fails(built, _copied(t, "big_dropout", "big", everything),
+                 "more regularization fixes")
+    # the wrong remedy helping: L2 on the small net 5 points better than without
+    wrong = t.copy()
+    wrong.loc[wrong.arm == "small_l2", "val_acc"] += 0.05
+    assert_fails(built, wrong, "regularizing the no-gap net")
