@@ -69,3 +69,26 @@ def test_gap(tmp_path):
     wrong = t.copy()
     wrong.loc[wrong.arm == "small_l2", "val_acc"] += 0.05
     assert_fails(built, wrong, "regularizing the no-gap net")
+
+
+def test_l1_selection(tmp_path):
+    built = build("l1-selection", tmp_path)
+    assert_shows(built)
+    t = built.table
+    l1, l2, irrelevant = t.penalty == "l1", t.penalty == "l2", t.role == "irrelevant"
+    # L1 that behaves as L2: its weights replaced by L2's at the same kappa
+    wrong = t.copy()
+    wrong.loc[l1, "weight"] = t.loc[l2, "weight"].to_numpy()
+    assert_fails(built, wrong, "L1 selects", "L1's count")
+    # L2 that selects: its irrelevant weights set to 0
+    wrong = t.copy()
+    wrong.loc[l2 & irrelevant, "weight"] = 0.0
+    assert_fails(built, wrong, "L2 keeps")
+    # the strongest L1 (which loses the relevant weights too) with its zeros undone
+    wrong = t.copy()
+    wrong.loc[l1 & irrelevant & (t.kappa == t.kappa.max()), "weight"] = 0.01
+    assert_fails(built, wrong, "L1's count")
+    # an L2 fit better than L1's
+    wrong = t.copy()
+    wrong.loc[l2, "test_mse"] = t.loc[l1, "test_mse"].min() / 2
+    assert_fails(built, wrong, "where the truth is sparse")
