@@ -92,3 +92,41 @@ def test_l1_selection(tmp_path):
     wrong = t.copy()
     wrong.loc[l2, "test_mse"] = t.loc[l1, "test_mse"].min() / 2
     assert_fails(built, wrong, "where the truth is sparse")
+
+
+def test_bn_modes(tmp_path):
+    built = build("bn-modes", tmp_path)
+    assert_shows(built)
+    t = built.table
+    mode, arm = t["mode"].fillna(""), t.arm
+    bn_train = (arm == "bn_before") & (mode == "train")
+    bn_eval_acc = t.loc[(arm == "bn_before") & (mode == "eval"), "val_acc"].iloc[0]
+
+    def wrong(rows, **columns):
+        copy = t.copy()
+        for column, value in columns.items():
+            copy.loc[rows, column] = value
+        return copy
+
+    # BatchNorm whose train mode ignores the batch (as LayerNorm's does)
+    assert_fails(built, wrong(bn_train, val_acc=bn_eval_acc, batch_mates_diff=0.0),
+                 "BatchNorm's train mode depends on the batch")
+    # running averages that do not match the statistics: 5 points off on the whole split
+    whole = bn_train & (t.batch == t.loc[bn_train, "batch"].max())
+    assert_fails(built, wrong(whole, val_acc=bn_eval_acc - 0.05),
+                 "eval mode's running averages")
+    # eval mode that does not use the running averages: never updating them changes nothing
+    stale = (arm == "bn_before") & mode.str.contains("never updated")
+    assert_fails(built, wrong(stale, val_acc=bn_eval_acc), "the running averages matter")
+    # LayerNorm that differs between its modes
+    assert_fails(built, wrong((arm == "layernorm") & (mode == "train"), max_logit_diff=0.1),
+                 "LayerNorm is the same")
+    # a bias before BN that trains anyway, and one after BN that does not
+    hidden = (t.kind == "bias") & t.output_layer.eq(False)
+    assert_fails(built, wrong(hidden & (arm == "bn_before"), bias_change=0.05),
+                 "the bias before BatchNorm is redundant")
+    assert_fails(built, wrong(hidden & (arm == "bn_after"), bias_change=0.0),
+                 "with BatchNorm after the activation")
+    # BN after the activation 10 points behind at the end
+    last = (t.kind == "curve") & (arm == "bn_after") & (t.epoch == t.epoch.max())
+    assert_fails(built, wrong(last, val_acc=t.loc[last, "val_acc"] - 0.1), "both placements")
