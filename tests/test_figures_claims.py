@@ -130,3 +130,38 @@ def test_bn_modes(tmp_path):
     # BN after the activation 10 points behind at the end
     last = (t.kind == "curve") & (arm == "bn_after") & (t.epoch == t.epoch.max())
     assert_fails(built, wrong(last, val_acc=t.loc[last, "val_acc"] - 0.1), "both placements")
+
+
+def test_dropout_ensemble(tmp_path):
+    built = build("dropout-ensemble", tmp_path)
+    assert_shows(built)
+    t = built.table
+    kind, arm = t.kind, t.arm
+
+    def wrong(rows, **columns):
+        copy = t.copy()
+        for column, value in columns.items():
+            copy.loc[rows, column] = value(copy.loc[rows]) if callable(value) else value
+        return copy
+
+    member = kind == "member"
+    plain_members = t[member & (arm == "plain")]
+    # dropout that does not help: the dropout nets scored as the plain ones (so one of them no
+    # longer matches its averaged masks, nor the ensemble)
+    assert_fails(built, wrong(member & (arm == "dropout"),
+                              test_acc=plain_members.test_acc.to_numpy(),
+                              test_loss=plain_members.test_loss.to_numpy()),
+                 "dropout generalizes better", "its one deterministic pass", "one dropout net does")
+    # a deterministic pass that is not the average of its subnets: 100 masks 5 points below it
+    first = t[member & (arm == "dropout") & (t.seed == t.seed.min())].test_acc.iloc[0]
+    most = (kind == "masks") & (t.k == t[kind == "masks"].k.max())
+    assert_fails(built, wrong(most, test_acc=first - 0.05), "its one deterministic pass")
+    # an ensemble no better than its members
+    last = t[kind == "ensemble"].k.max()
+    assert_fails(built, wrong((kind == "ensemble") & (arm == "plain") & (t.k == last),
+                              test_acc=plain_members.test_acc.mean()),
+                 "an explicit ensemble")
+    # independent dropout nets averaged no better than as many masks of one
+    k_masks = t[(kind == "masks") & (t.k == last)].test_acc.iloc[0]
+    assert_fails(built, wrong((kind == "ensemble") & (arm == "dropout") & (t.k == last),
+                              test_acc=k_masks), "averaging without weight sharing")
