@@ -60,6 +60,21 @@ def trainlab_run(epochs: int, *extra: str, hidden: str = "[256,256]") -> tuple[f
     return summary["compile_s"], run_s, round(summary["steps_per_s"] * run_s)
 
 
+def trainlab_vmapped_run(epochs: int, *extra: str) -> tuple[float, float, int]:
+    """trainlab as it was before single trials skipped vmap: the one trial vmapped over a
+    trial axis of one (the same program otherwise), to show what that path saves."""
+    from trainlab import program
+
+    plain = program.over_trials
+    program.over_trials = lambda fn, in_axes: jax.vmap(fn, in_axes=in_axes)
+    program._PROGRAMS.clear()
+    try:
+        return trainlab_run(epochs, *extra)
+    finally:
+        program.over_trials = plain
+        program._PROGRAMS.clear()
+
+
 def _mlp_init(key, widths=WIDTHS):
     params = []
     for i, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:])):
@@ -168,6 +183,8 @@ def main() -> None:
         "trainlab, train_metrics=running": lambda: trainlab_run(
             args.epochs, "train_metrics=running"),
         "trainlab, train_metrics=eval (default)": lambda: trainlab_run(args.epochs),
+        "trainlab, running, vmapped over 1 trial (before)": lambda: trainlab_vmapped_run(
+            args.epochs, "train_metrics=running"),
         "hand-written JAX: jit(epoch scan)": lambda: handwritten_epoch_scan(x, y, args.epochs),
         "hand-written JAX: loop over jit(step)": lambda: handwritten_python_loop(
             x, y, args.epochs),
