@@ -266,10 +266,13 @@ def shown_path(path) -> str:
 
 
 def announce(title: str, out_dir=None) -> None:
-    """Before a run trains (its data loaded and checked): what it trains, where its files go."""
-    console.print(title, highlight=False, markup=False)
+    """Before a run trains (its data loaded and checked): what it trains, where its files go.
+    On stdout, with the run's table: stderr is for progress and errors (an error is then its
+    one line there)."""
+    out = Console()
+    out.print(title, highlight=False, markup=False)
     if out_dir is not None:
-        console.print(f"run dir: {shown_path(out_dir)}", highlight=False, soft_wrap=True)
+        out.print(f"run dir: {shown_path(out_dir)}", highlight=False, soft_wrap=True)
 
 
 def print_summary(summary: dict, title: str) -> None:
