@@ -25,6 +25,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from trainlab.sweep_lock import MARK_NAME
+
 TINY = ["data=moons", "data.n_samples=120", "epochs=2", "batch_size=32", "diagnostics=off",
         "progress=false", "hydra.callbacks.sweep_summary.html=false"]
 TRAIN = [sys.executable, "-m", "trainlab.cli"]
@@ -80,7 +82,8 @@ def _hydra_yaml(path: Path, sweep_dir: Path) -> dict:
 def assert_same_job_files(a_sweep: Path, b_sweep: Path) -> None:
     """Every file of every job dir of two sweeps the same: metrics.csv as text but time_s,
     summary.json but its wall-clock fields, the params arrays bit for bit, the .hydra files
-    (hydra.yaml but the sweep dir and the executor), anything else byte for byte."""
+    (hydra.yaml but the sweep dir and the executor), the sweep mark (each sweep's own id)
+    present in both, anything else byte for byte."""
     a_jobs, b_jobs = job_dirs(a_sweep), job_dirs(b_sweep)
     assert [d.name for d in a_jobs] == [d.name for d in b_jobs] and a_jobs
     for a_job, b_job in zip(a_jobs, b_jobs):
@@ -101,6 +104,8 @@ def assert_same_job_files(a_sweep: Path, b_sweep: Path) -> None:
                         np.testing.assert_array_equal(x[key], y[key], err_msg=f"{a} {key}")
             elif name == Path(".hydra/hydra.yaml"):
                 assert _hydra_yaml(a, a_sweep) == _hydra_yaml(b, b_sweep), a
+            elif name.name == MARK_NAME:  # marks the job as one of its sweep's
+                assert a.read_text() != b.read_text(), a
             else:
                 assert a.read_bytes() == b.read_bytes(), a
 
