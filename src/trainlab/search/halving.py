@@ -31,8 +31,8 @@ import numpy as np
 from trainlab import records
 from trainlab import trials as trial_states
 from trainlab.fingerprint import config_hash
-from trainlab.outcome import concat
-from trainlab.trials import State, Trials
+from trainlab.search.chunked import train_chunked
+from trainlab.trials import State
 
 log = logging.getLogger(__name__)
 
@@ -168,31 +168,11 @@ class _Bracket:
     def _train(self, state: State | None, rows: np.ndarray, until: int):
         """The trials ``rows`` of the bracket trained to epoch ``until``, in chunks of the
         group's size (the last padded), from ``state`` (None: from the start)."""
-        from trainlab.plan import _pad
-        from trainlab.trial_plan import even
-
-        group = self.group
-        n_dev = len(group.devices)
-        size = even(group.chunk, len(rows), n_dev)
-        states, outcomes, keep = [], [], []
-        for start in range(0, len(rows), size):
-            part = np.arange(start, min(start + size, len(rows)))
-            index = np.concatenate([part, np.full(size - len(part), part[-1])])  # padded
-            if state is None:
-                values, seeds = _pad({k: v[rows[part]] for k, v in self.values.items()},
-                                     self.seeds[rows[part]], size)
-                chunk = Trials(group.program, values, seeds, group.data, mesh=group.mesh())
-            else:
-                chunk = Trials.from_state(group.program, state.take(index), group.data,
-                                          mesh=group.mesh())
-            self.halving.trial_epochs += size * (until - chunk.epoch)
-            chunk.train(until)
-            outcomes.append(chunk.outcome())
-            states.append(chunk.state().take(np.arange(len(part))))
-            keep.append(len(part))
-            group.seconds["compile"] += chunk.compile_s
-            group.seconds["train"] += chunk.run_s
-        return State.concat(states), concat(outcomes, keep)
+        values = {k: v[rows] for k, v in self.values.items()}
+        state, outcome, trial_epochs = train_chunked(self.group, state, values,
+                                                     self.seeds[rows], until)
+        self.halving.trial_epochs += trial_epochs
+        return state, outcome
 
 
 def _take_outcome(outcome, index):

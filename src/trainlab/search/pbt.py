@@ -37,7 +37,8 @@ from trainlab import records
 from trainlab import trials as trial_states
 from trainlab.config import ConfigError
 from trainlab.fingerprint import config_hash
-from trainlab.trials import State, Trials, _take
+from trainlab.search.chunked import train_chunked
+from trainlab.trials import State, _take
 
 log = logging.getLogger(__name__)
 
@@ -146,30 +147,8 @@ class Pbt:
 
     # ------------------------------------------------------------------------ plumbing
     def _train(self, group, state: State | None, values, seeds, until: int):
-        from trainlab.outcome import concat
-        from trainlab.plan import _pad
-        from trainlab.trial_plan import even
-
-        n = len(seeds)
-        size = even(group.chunk, n, len(group.devices))
-        states, outcomes, keep = [], [], []
-        for start in range(0, n, size):
-            part = np.arange(start, min(start + size, n))
-            index = np.concatenate([part, np.full(size - len(part), part[-1])])
-            if state is None:
-                chunk = Trials(group.program, *_pad({k: v[part] for k, v in values.items()},
-                                                    seeds[part], size), group.data,
-                               mesh=group.mesh())
-            else:
-                chunk = Trials.from_state(group.program, state.take(index), group.data,
-                                          mesh=group.mesh())
-            chunk.train(until)
-            outcomes.append(chunk.outcome())
-            states.append(chunk.state().take(np.arange(len(part))))
-            keep.append(len(part))
-            group.seconds["compile"] += chunk.compile_s
-            group.seconds["train"] += chunk.run_s
-        return State.concat(states), concat(outcomes, keep)
+        state, outcome, _ = train_chunked(group, state, values, seeds, until)
+        return state, outcome
 
     def _records(self, k: int, parents, state: State, scores, moving) -> list[dict]:
         return [{"member": int(i), "interval": k, "epoch": int(state.epoch),
