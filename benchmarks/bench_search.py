@@ -43,7 +43,7 @@ from rich.console import Console
 from rich.table import Table
 
 SPACE = {"optimizer.lr": "tag(log, interval(1e-4, 1e-1))",
-         "optimizer.weight_decay": "tag(log, interval(1e-5, 1e-1))",
+         "optimizer.decoupled_decay": "tag(log, interval(1e-5, 1e-1))",
          "model.hidden_dropout": "interval(0, 0.5)"}
 BASE = ["data=mnist1d", "model.widths=[256,256]", "activation=relu", "init=he_normal",
         "optimizer=adamw", "batch_size=128", "diagnostics=off", "save_params=false",
@@ -107,7 +107,7 @@ def optuna_search(trials: int, epochs: int, seed: int, extra: list[str]) -> dict
     start = time.perf_counter()
     # One config stands for every trial: the three searched numbers are traced values of the
     # same compiled program, set per trial (no compose, no compile, per trial).
-    cfg = compose([*BASE, f"epochs={epochs}", *extra, "optimizer.weight_decay=1e-3",
+    cfg = compose([*BASE, f"epochs={epochs}", *extra, "optimizer.decoupled_decay=1e-3",
                    "model.hidden_dropout=0.25"])
     group = plan([Job(cfg)], chunk_size=0)[0]
     values, seeds, _ = trial_values([cfg])
@@ -116,7 +116,7 @@ def optuna_search(trials: int, epochs: int, seed: int, extra: list[str]) -> dict
     def objective(trial) -> float:
         nonlocal spent, best
         drawn = {"optimizer.lr": trial.suggest_float("lr", 1e-4, 1e-1, log=True),
-                 "optimizer.weight_decay": trial.suggest_float("weight_decay", 1e-5, 1e-1,
+                 "optimizer.decoupled_decay": trial.suggest_float("weight_decay", 1e-5, 1e-1,
                                                                log=True),
                  "model.hidden_dropout": trial.suggest_float("dropout", 0.0, 0.5)}
         chunk = Trials(group.program, values | {k: np.asarray([v]) for k, v in drawn.items()},

@@ -105,7 +105,7 @@ COMBINED = {
                    extra=["optimizer.lr=0.01"]),
     "gelu": row(init="uniform", activation="gelu", normalization="batchnorm",
                 regularizer="elastic_net", optimizer="sgd", schedule="warmup_cosine",
-                loss="hinge", extra=["batch_size=16", "optimizer.weight_decay=1e-3",
+                loss="hinge", extra=["batch_size=16", "optimizer.decoupled_decay=1e-3",
                                      "optimizer.clip_norm=1.0"]),
     # The choices added with the self-describing registry (issue 8): one class and one YAML.
     "selu": row(init="lecun_uniform", activation="selu", optimizer="lion", loss="cross_entropy",

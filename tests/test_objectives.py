@@ -3,15 +3,18 @@ with decoupled weight decay under plain SGD (not under momentum)."""
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
 from types import SimpleNamespace
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pandas as pd
 import pytest
 
-from trainlab.config import GROUPS, compose
+from trainlab.config import GROUPS, ConfigError, compose
 from trainlab.regularizers import weight_mask
 from trainlab.run import train
 
@@ -194,7 +197,7 @@ LR, KAPPA = 0.1, 0.05
 
 def sgd_path(optimizer: str, kappa: float, weight_decay: float, steps: int = 5) -> list:
     """Weights after each step on a smooth data loss of every leaf, plus an L2 penalty."""
-    opt = GROUPS["optimizer"][optimizer](name=optimizer, lr=LR, weight_decay=weight_decay)
+    opt = GROUPS["optimizer"][optimizer](name=optimizer, lr=LR, decoupled_decay=weight_decay)
     tx = make_optimizer(opt, GROUPS["schedule"]["constant"](name="constant"), 1, steps)
     regularizer = reg("l2", kappa=kappa) if kappa else reg("none")
 
@@ -249,7 +252,7 @@ def test_training_with_l2_equals_weight_decay_lr_kappa_for_sgd_only(optimizer, t
     l2, l2_metrics = trained(tmp_path, "l2", f"optimizer={optimizer}", "regularizer=l2",
                              f"regularizer.kappa={KAPPA}")
     decay, decay_metrics = trained(tmp_path, "decay", f"optimizer={optimizer}",
-                                   f"optimizer.weight_decay={LR * KAPPA}")
+                                   f"optimizer.decoupled_decay={LR * KAPPA}")
     assert l2.keys() == decay.keys()
     assert l2["layers.0.w"].dtype == np.float64
     if optimizer == "sgd":
@@ -284,3 +287,42 @@ def test_max_norm_leaves_frozen_layers_alone():
     out = constrain(reg("max_norm", c=0.5), p, frozen_first_layer(p))
     np.testing.assert_array_equal(out["layers"][0]["w"], p["layers"][0]["w"])
     assert float(jnp.linalg.norm(out["layers"][1]["w"])) == pytest.approx(0.5, rel=1e-6)
+
+
+def test_l2_is_pytorchs_coupled_weight_decay_under_adam(x64):
+    """regularizer=l2 is what PyTorch's Adam(weight_decay=kappa) does: g += kappa w before
+    Adam's scaling (on the weight matrices), unlike decoupled decay after it."""
+    adam = GROUPS["optimizer"]["adam"](name="adam", lr=LR)
+    ours = make_optimizer(adam, GROUPS["schedule"]["constant"](name="constant"), 1, 5)
+    coupled = optax.chain(optax.add_decayed_weights(KAPPA, mask=weight_mask), optax.adam(LR))
+
+    def path(tx, kappa):
+        regularizer = reg("l2", kappa=kappa) if kappa else reg("none")
+
+        def objective(p):
+            data = sum(jnp.sin(leaf).sum() for leaf in jax.tree_util.tree_leaves(p))
+            return data + penalty(regularizer, p)
+
+        p, state, steps = params(), tx.init(params()), []
+        for _ in range(5):
+            updates, state = tx.update(jax.grad(objective)(p), state, p)
+            p = optax.apply_updates(p, updates)
+            steps.append(p)
+        return steps
+
+    l2, pytorch = path(ours, KAPPA), path(coupled, 0.0)
+    assert max(largest_difference(a, b) for a, b in zip(l2, pytorch, strict=True)) < 1e-12
+    decoupled = path(make_optimizer(dataclasses.replace(adam, decoupled_decay=KAPPA),
+                                    GROUPS["schedule"]["constant"](name="constant"), 1, 5), 0.0)
+    assert largest_difference(l2[-1], decoupled[-1]) > 1e-3  # the two kinds of decay differ
+
+
+def test_the_old_name_weight_decay_still_works_with_a_warning(caplog):
+    importlib.import_module("trainlab.config.compose")._warned.discard("weight_decay")
+    with caplog.at_level("WARNING", logger="trainlab.config.compose"):
+        cfg = compose(["optimizer=adam", "optimizer.weight_decay=0.003"])
+    assert cfg.optimizer.decoupled_decay == 0.003 and cfg.optimizer.weight_decay is None
+    assert "optimizer.weight_decay is deprecated: write optimizer.decoupled_decay" in caplog.text
+    assert cfg == compose(["optimizer=adam", "optimizer.decoupled_decay=0.003"])
+    with pytest.raises(ConfigError, match="write only optimizer.decoupled_decay"):
+        compose(["optimizer.weight_decay=0.003", "optimizer.decoupled_decay=0.01"])

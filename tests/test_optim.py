@@ -102,7 +102,7 @@ AGAINST_OPTAX = {
     "adadelta": ({"rho": 0.8, "eps": 1e-3}, lambda: optax.adadelta(LR, rho=0.8, eps=1e-3)),
     "adam": ({"b1": 0.8, "b2": 0.95, "eps": 1e-3, "eps_root": 1e-4},
              lambda: optax.adam(LR, b1=0.8, b2=0.95, eps=1e-3, eps_root=1e-4)),
-    "adamw": ({"b1": 0.8, "b2": 0.95, "eps": 1e-3, "eps_root": 1e-4, "weight_decay": 0.2},
+    "adamw": ({"b1": 0.8, "b2": 0.95, "eps": 1e-3, "eps_root": 1e-4, "decoupled_decay": 0.2},
               lambda: optax.adamw(LR, b1=0.8, b2=0.95, eps=1e-3, eps_root=1e-4,
                                   weight_decay=0.2, mask=weight_mask)),
     "adamax": ({"b1": 0.8, "b2": 0.95, "eps": 1e-3},
@@ -263,7 +263,7 @@ def zero_grad(params):
 @pytest.mark.parametrize("name", ["sgd", "momentum", "adam", "rmsprop"])
 def test_decoupled_decay_shrinks_weights_by_1_minus_wd_not_biases(name, x64):
     # With no gradient, w <- w - wd w at every step (not scaled by lr), biases untouched.
-    path = trajectory(trainlab_tx(name, lr=LR, weight_decay=0.1), steps=3, grad=zero_grad)
+    path = trajectory(trainlab_tx(name, lr=LR, decoupled_decay=0.1), steps=3, grad=zero_grad)
     for layer0, layer3 in zip(start()["layers"], path[-1]["layers"], strict=True):
         np.testing.assert_allclose(layer3["w"], 0.9**3 * layer0["w"], rtol=1e-12)
         np.testing.assert_array_equal(layer3["b"], layer0["b"])
@@ -272,15 +272,15 @@ def test_decoupled_decay_shrinks_weights_by_1_minus_wd_not_biases(name, x64):
 @pytest.mark.parametrize("name", ["sgd", "nesterov", "adagrad", "adam", "nadam"])
 def test_weight_decay_chains_after_the_optimizer(name, x64):
     fields, reference = AGAINST_OPTAX[name]
-    ours = trajectory(trainlab_tx(name, lr=LR, weight_decay=0.05, **fields))
+    ours = trajectory(trainlab_tx(name, lr=LR, decoupled_decay=0.05, **fields))
     decayed = optax.chain(reference(), optax.add_decayed_weights(-0.05, mask=weight_mask))
     assert_same_path(ours, trajectory(decayed))
 
 
 def test_adamw_unscaled_is_adam_with_weight_decay(x64):
     # decay_scaled_by_lr=false: Loshchilov & Hutter's w <- w - wd w, the same as adam + decay.
-    adamw = trajectory(trainlab_tx("adamw", lr=LR, weight_decay=0.1, decay_scaled_by_lr=False))
-    adam = trajectory(trainlab_tx("adam", lr=LR, weight_decay=0.1))
+    adamw = trajectory(trainlab_tx("adamw", lr=LR, decoupled_decay=0.1, decay_scaled_by_lr=False))
+    adam = trajectory(trainlab_tx("adam", lr=LR, decoupled_decay=0.1))
     assert_same_path(adamw, adam)
     reference = optax.chain(optax.adam(LR), optax.add_decayed_weights(-0.1, mask=weight_mask))
     assert_same_path(adamw, trajectory(reference))
@@ -288,16 +288,16 @@ def test_adamw_unscaled_is_adam_with_weight_decay(x64):
 
 def test_adamw_scaled_by_lr_is_unscaled_with_lr_times_wd(x64):
     # w <- w - lr (adam + wd w) = w - lr adam - (lr wd) w, for a constant lr.
-    scaled = trajectory(trainlab_tx("adamw", lr=LR, weight_decay=0.1))
-    unscaled = trajectory(trainlab_tx("adamw", lr=LR, weight_decay=LR * 0.1,
+    scaled = trajectory(trainlab_tx("adamw", lr=LR, decoupled_decay=0.1))
+    unscaled = trajectory(trainlab_tx("adamw", lr=LR, decoupled_decay=LR * 0.1,
                                       decay_scaled_by_lr=False))
     assert_same_path(scaled, unscaled)
-    assert_different_path(scaled, trajectory(trainlab_tx("adamw", lr=LR, weight_decay=0.1,
+    assert_different_path(scaled, trajectory(trainlab_tx("adamw", lr=LR, decoupled_decay=0.1,
                                                          decay_scaled_by_lr=False)))
 
 
 def test_adamw_does_not_decay_biases(x64):
-    path = trajectory(trainlab_tx("adamw", lr=LR, weight_decay=0.1), steps=3, grad=zero_grad)
+    path = trajectory(trainlab_tx("adamw", lr=LR, decoupled_decay=0.1), steps=3, grad=zero_grad)
     for layer0, layer3 in zip(start()["layers"], path[-1]["layers"], strict=True):
         np.testing.assert_allclose(layer3["w"], (1 - LR * 0.1) ** 3 * layer0["w"], rtol=1e-12)
         np.testing.assert_array_equal(layer3["b"], layer0["b"])

@@ -38,7 +38,8 @@ CONFIGS: dict[str, list[str]] = {
         "adamax", "nadam")},
     "optimizer-momentum-ema": [*SMALL, "optimizer=momentum", "optimizer.form=ema"],
     "optimizer-adamw-unscaled": [*SMALL, "optimizer=adamw", "optimizer.decay_scaled_by_lr=false"],
-    "optimizer-adam-decay-clip": [*SMALL, "optimizer.weight_decay=1e-3", "optimizer.clip_norm=1"],
+    "optimizer-adam-decay-clip": [*SMALL, "optimizer.decoupled_decay=1e-3",
+                                  "optimizer.clip_norm=1"],
     **{f"activation-{name}": [*SMALL, f"activation={name}"] for name in (
         "linear", "sigmoid", "tanh", "relu", "leaky_relu", "prelu", "elu", "maxout", "gelu",
         "silu", "softplus")},

@@ -11,8 +11,11 @@ Where the lectures and optax differ, both forms are offered and named:
   and ``form=ema`` (u = b u + (1-b) g, w -= lr u; lecture 004);
 - Adam's epsilon outside the root (``eps``, optax's and the paper's) or inside it
   (``eps_root``); RMSprop's outside the root, as in lecture 004 (optax's default: inside);
-- decoupled decay not scaled by lr (``weight_decay`` on any optimizer: w -= wd w, so plain SGD
-  with decay lr*kappa equals L2 with kappa) and adamw's lr-scaled one (``decay_scaled_by_lr``).
+- L2 coupled with the gradient (``regularizer=l2``: g += kappa w, what PyTorch calls
+  ``weight_decay``) and decay decoupled from it (``decoupled_decay`` on any optimizer: w -= d w
+  after the step, not scaled by lr, so plain SGD with decay lr*kappa equals L2 with kappa), and
+  adamw's lr-scaled one (``decay_scaled_by_lr``). ``optimizer.weight_decay``, the old name of
+  ``decoupled_decay``, still works with a deprecation warning.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ class GradientOptimizer(Optimizer):
     """What every optimizer provides: an optax factory and the chain around it."""
 
     static: ClassVar[tuple[str, ...]] = ()  # factory arguments that change the code, not numbers
-    decays_itself: ClassVar[bool] = False  # the factory applies weight_decay (adamw)
+    decays_itself: ClassVar[bool] = False  # the factory applies decoupled_decay (adamw)
 
     @staticmethod
     def factory(learning_rate) -> optax.GradientTransformation:
@@ -60,8 +63,8 @@ class GradientOptimizer(Optimizer):
         if _on(self.clip_norm):
             chain.append(optax.clip_by_global_norm(self.clip_norm))
         chain.append(core)
-        if not self.decays_itself and _on(self.weight_decay):
-            chain.append(optax.add_decayed_weights(-self.weight_decay, mask=weight_mask))
+        if not self.decays_itself and _on(self.decoupled_decay):
+            chain.append(optax.add_decayed_weights(-self.decoupled_decay, mask=weight_mask))
         return only_trainable(optax.chain(*chain), trainable)
 
 
@@ -197,19 +200,20 @@ class AdamW(AdamFamily):
     static = ("decay_scaled_by_lr",)
     decays_itself = True
     name: str = "adamw"
-    weight_decay: float = 1e-2
-    # true: w <- w - lr * weight_decay * w (optax.adamw, PyTorch); false: as in Loshchilov &
-    # Hutter, the decay is not multiplied by lr (the same as adam with weight_decay)
+    decoupled_decay: float = 1e-2
+    # true: w <- w - lr * decoupled_decay * w (optax.adamw, PyTorch's AdamW); false: as in
+    # Loshchilov & Hutter, the decay is not multiplied by lr (the same as adam with
+    # decoupled_decay)
     decay_scaled_by_lr: bool = True
 
     @staticmethod
-    def factory(learning_rate, b1, b2, eps, eps_root, weight_decay, decay_scaled_by_lr):
+    def factory(learning_rate, b1, b2, eps, eps_root, decoupled_decay, decay_scaled_by_lr):
         if decay_scaled_by_lr:
             return optax.adamw(learning_rate, b1=b1, b2=b2, eps=eps, eps_root=eps_root,
-                               weight_decay=weight_decay, mask=weight_mask)
+                               weight_decay=decoupled_decay, mask=weight_mask)
         return optax.chain(
             optax.adam(learning_rate, b1=b1, b2=b2, eps=eps, eps_root=eps_root),
-            optax.add_decayed_weights(-weight_decay, mask=weight_mask),
+            optax.add_decayed_weights(-decoupled_decay, mask=weight_mask),
         )
 
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import logging
 from typing import Any
 
-from trainlab.config.fields import ConfigError, check_fields
+from trainlab.config.fields import ConfigError, check_fields, renamed_fields
 from trainlab.config.registry import GROUPS, register_configs, taking
 from trainlab.config.schema import Config
 
+log = logging.getLogger(__name__)
 _FULL = "full"
 # What other libraries call some of our keys (PyTorch, optax, Keras).
 ALIASES = {"learning_rate": "lr", "beta1": "b1", "beta2": "b2", "epsilon": "eps",
@@ -83,8 +85,39 @@ def _check_choices(cfg: Config) -> None:
                               f"write {group}={node.name}")
 
 
+_warned: set[str] = set()  # deprecated keys already warned about (once a process: sweeps)
+
+
+def _moved(group: str, old: str, new: str) -> str:
+    message = f"{group}.{old} is deprecated: write {group}.{new}"
+    if (group, old) == ("optimizer", "weight_decay"):  # the name PyTorch uses for coupled L2
+        message += (" (the same decay, decoupled from the gradient; PyTorch's coupled "
+                    "weight_decay is regularizer=l2 regularizer.kappa=...)")
+    return message
+
+
+def renamed_keys(cfg: Config) -> Config:
+    """``cfg`` with each deprecated key's value moved to its new name (a warning, once)."""
+    for group in GROUPS:
+        node = getattr(cfg, group)
+        for old, new in renamed_fields(type(node)):
+            value = getattr(node, old)
+            if value is None:
+                continue
+            if getattr(node, new) != getattr(type(node)(), new):
+                raise ConfigError(f"{group}.{old}={value}: deprecated, and {group}.{new} is "
+                                  f"set too: write only {group}.{new}")
+            if old not in _warned:
+                _warned.add(old)
+                log.warning(_moved(group, old, new))
+            node = dataclasses.replace(node, **{old: None, new: value})
+            cfg = dataclasses.replace(cfg, **{group: node})
+    return cfg
+
+
 def validate(cfg: Config) -> Config:
     """Check what the types cannot; raise ConfigError naming the key and what is allowed."""
+    cfg = renamed_keys(cfg)
     _check_choices(cfg)
     check_fields(cfg)
     batch_size_of(cfg.batch_size)

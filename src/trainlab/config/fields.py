@@ -53,6 +53,19 @@ def fraction(default: float, what: str = "a number") -> Any:
     return checked(default, lambda x: 0 <= x <= 1, f"{what} in [0, 1]")
 
 
+def renamed(new: str) -> Any:
+    """A deprecated key, kept so old command lines and experiment files still work: unset
+    (None) by default; a value given is moved to ``new`` (the group's key of that name) by
+    ``compose.validate``, with a warning."""
+    return dataclasses.field(default=None, metadata={"renamed_to": new})
+
+
+def renamed_fields(cls: type) -> tuple[tuple[str, str], ...]:
+    """(old, new) for every deprecated key of the dataclass ``cls``."""
+    return tuple((f.name, f.metadata["renamed_to"]) for f in dataclasses.fields(cls)
+                 if "renamed_to" in f.metadata)
+
+
 def one_of(*words: str) -> Any:
     """A word field: the first word is the default."""
     return checked(words[0], lambda x: x in words, "one of " + ", ".join(words))

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from omegaconf import MISSING
 
-from trainlab.config.fields import at_least, fraction, non_negative, one_of, positive, rate
+from trainlab.config.fields import at_least, fraction, non_negative, one_of, positive, rate, renamed
 
 
 @dataclass
@@ -116,8 +116,10 @@ class Optimizer:
     solver: ClassVar[str] = "gradient"
     name: str = MISSING
     lr: float = positive(0.1)
-    # decoupled: w <- w - weight_decay * w each step, not scaled by lr
-    weight_decay: float = non_negative(0.0)
+    # Decoupled from the gradient: w <- w - decoupled_decay * w after each step, not scaled by
+    # lr. PyTorch's `weight_decay` couples (g += wd * w): that is regularizer=l2 here.
+    decoupled_decay: float = non_negative(0.0)
+    weight_decay: float | None = renamed("decoupled_decay")  # its name until 2026-12
     clip_norm: float = non_negative(0.0, " (0: off)")  # clip the global gradient norm to this
 
     def check(self, cfg: Config) -> None:

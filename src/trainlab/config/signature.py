@@ -17,7 +17,7 @@ TRACED_GROUPS = (
 )
 # A zero here switches a piece of the program off, so zero and non-zero compile differently.
 ZERO_IS_STATIC = (
-    "model.input_dropout", "model.hidden_dropout", "optimizer.weight_decay",
+    "model.input_dropout", "model.hidden_dropout", "optimizer.decoupled_decay",
     "optimizer.clip_norm",
 )
 

@@ -51,6 +51,8 @@ def text(group: str, name: str, cls: type) -> str:
         check = check_of(cls, f.name)
         if check is not None and f.name != "name":
             line += f"  # {check.allowed}"
+        if "renamed_to" in f.metadata:
+            line += f"  # deprecated: write {f.metadata['renamed_to']}"
         lines.append(line)
     return "\n".join(lines) + "\n"
 

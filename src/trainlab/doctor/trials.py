@@ -144,7 +144,7 @@ def overfit_config(cfg: Config, budget: Budget, facts: DataFacts) -> Config:
         off, data=dataclasses.replace(cfg.data, train_size=samples), batch_size="full",
         epochs=budget.overfit_steps, seeds=budget.seeds, diagnostics="off",
         model=dataclasses.replace(cfg.model, input_dropout=0.0, hidden_dropout=0.0),
-        optimizer=dataclasses.replace(cfg.optimizer, weight_decay=0.0),
+        optimizer=dataclasses.replace(cfg.optimizer, decoupled_decay=0.0),
     )
 
 

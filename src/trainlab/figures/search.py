@@ -12,7 +12,7 @@ import pandas as pd
 from trainlab import records
 from trainlab.figures.common import Check
 
-LR, KAPPA, WD = "optimizer.lr", "regularizer.kappa", "optimizer.weight_decay"
+LR, KAPPA, WD = "optimizer.lr", "regularizer.kappa", "optimizer.decoupled_decay"
 UNIMPORTANT = ("kappa", "weight_decay")  # the table's columns of the other hyperparameters
 LABELS = {"random": "random search", "grid": "randomly shifted grid",
           "fixed": "fixed grid (decades)"}
@@ -30,7 +30,7 @@ def table(runs, options) -> pd.DataFrame:
                      "search_seed": run.search_seed if run.search_seed is not None else 0,
                      "trial": run.trial if run.trial is not None else run.index,
                      "lr": run.cfg.optimizer.lr, "kappa": run.cfg.regularizer.kappa,
-                     "weight_decay": run.cfg.optimizer.weight_decay,
+                     "weight_decay": run.cfg.optimizer.decoupled_decay,
                      "objective": value if s["status"] != "diverged" else np.inf,
                      "best_val_acc": s["best_val_acc"], "status": s["status"],
                      "objective_name": options["objective"]})

@@ -11,7 +11,7 @@ from matplotlib.colors import TwoSlopeNorm
 from trainlab.figures.common import Check, load_params
 from trainlab.figures.plots import band
 
-MOMENTUM, KAPPA, WD, LR = ("optimizer.momentum", "regularizer.kappa", "optimizer.weight_decay",
+MOMENTUM, KAPPA, WD, LR = ("optimizer.momentum", "regularizer.kappa", "optimizer.decoupled_decay",
                            "optimizer.lr")
 HEATMAP_ARMS = ("adam_l2", "adamw")
 
@@ -39,7 +39,7 @@ def _sgd_table(runs) -> pd.DataFrame:
             part="sgd", arm=run.arm, rule="L2" if rule == "l2" else "decay", pair=tag,
             momentum=momentum, lr=run.cfg.optimizer.lr,
             kappa=run.cfg.regularizer.kappa if rule == "l2" else np.nan,
-            weight_decay=run.cfg.optimizer.weight_decay))
+            weight_decay=run.cfg.optimizer.decoupled_decay))
     if not frames:
         return pd.DataFrame()
     frame = pd.concat(frames, ignore_index=True)
@@ -65,7 +65,7 @@ def _heatmap_table(runs) -> pd.DataFrame:
             continue
         last = run.metrics[run.metrics.epoch == run.metrics.epoch.max()]
         cfg = run.cfg
-        decay = cfg.regularizer.kappa if run.arm == "adam_l2" else cfg.optimizer.weight_decay
+        decay = cfg.regularizer.kappa if run.arm == "adam_l2" else cfg.optimizer.decoupled_decay
         rows.append({"part": "adam", "arm": run.arm, "lr": run.cfg.optimizer.lr, "decay": decay,
                      "epoch": int(last.epoch.iloc[0]), "train_loss": last.train_loss.mean(),
                      "val_loss": last.val_loss.mean(), "val_acc": last.val_acc.mean(),
