@@ -19,14 +19,14 @@ def make_job(sweep_dir, name, overrides, summary=None, objective="best_val_loss"
     (job / ".hydra").mkdir(parents=True)
     (job / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
     (job / ".hydra" / "config.yaml").write_text(yaml.safe_dump({"objective": objective}))
-    if summary is not None:
-        (job / "summary.json").write_text(json.dumps(summary))
+    if summary is not None:  # a finished job's summary holds its overrides, as outcome writes
+        (job / "summary.json").write_text(json.dumps({**summary, "overrides": overrides}))
     return job
 
 
 def summary(status="ok", loss=1.0, acc=0.5):
     return {"status": status, "best_epoch": 3, "best_val_loss": loss, "best_val_acc": acc,
-            "test_acc": acc, "wall_s": 0.1, "overrides": ["x"], "seeds": [0],
+            "test_acc": acc, "wall_s": 0.1, "seeds": [0],
             "config_hash": "abc"}
 
 

@@ -5,6 +5,7 @@ training); test_sweep_callback.py runs the logger in a real sweep."""
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 import pandas as pd
@@ -121,6 +122,20 @@ def test_no_hparams_for_a_sweep_without_event_dirs(tmp_path):
     frame, _ = sweep_table.write(sweep)
     assert loggers.log_sweep(sweep, frame, sweep_table.swept_columns(frame)) == {}
     assert not list(sweep.rglob("*.hparams"))
+
+
+def test_a_sweep_end_imports_no_logger_the_sweep_did_not_use(tmp_path, monkeypatch):
+    sweep = make_sweep(tmp_path)
+    frame, _ = sweep_table.write(sweep)
+    imported = []
+    monkeypatch.setattr(loggers.importlib, "import_module",
+                        lambda name: imported.append(name) or sys.modules[name])
+    assert loggers.log_sweep(sweep, frame, sweep_table.swept_columns(frame)) == {}
+    assert imported == []  # mlflow alone takes seconds to import
+    (sweep / str(frame["job"][0]) / tensorboard.EVENT_DIR).mkdir()
+    loggers.log_sweep(sweep, frame, sweep_table.swept_columns(frame))
+    assert imported == ["trainlab.report.tensorboard"]
+    assert loggers.GROUPS["logger"]["tensorboard"].job_folder == tensorboard.EVENT_DIR
 
 
 def test_string_and_bool_hparams(tmp_path):

@@ -81,21 +81,35 @@ def read_yaml(path: Path):
         return None
 
 
-def _job_row(job_dir: Path) -> tuple[dict[str, str], dict, str]:
-    """(override key -> value, summary fields, objective name) of one job directory."""
+def _swept(items: list) -> dict[str, str]:
+    """Override key -> value of a job's task overrides (hydra.* left out)."""
     overrides = {}
-    for item in read_yaml(job_dir / ".hydra" / "overrides.yaml") or []:
+    for item in items:
         key, _, value = str(item).partition("=")
         if not key.lstrip("+~").startswith("hydra."):
             overrides[key.lstrip("+~")] = value
-    config = read_yaml(job_dir / ".hydra" / "config.yaml") or {}
-    objective = config.get("objective", DEFAULT_OBJECTIVE) if isinstance(config, dict) \
-        else DEFAULT_OBJECTIVE
+    return overrides
+
+
+def _job_row(job_dir: Path) -> tuple[dict[str, str], dict]:
+    """(override key -> value, summary fields) of one job directory. A finished job's
+    summary.json holds its overrides; only an unfinished one's are read from
+    .hydra/overrides.yaml (YAML is slow to read, and a sweep has thousands of jobs)."""
     try:
         summary = json.loads((job_dir / "summary.json").read_text())
     except (OSError, ValueError):
         summary = {"status": "unfinished"}
-    return overrides, summary, objective
+    items = summary.get("overrides")
+    if not isinstance(items, list):
+        items = read_yaml(job_dir / ".hydra" / "overrides.yaml") or []
+    return _swept(items), summary
+
+
+def objective_of(job_dir: Path) -> str:
+    """The objective a job's config names (the sweep's: every job shares it)."""
+    config = read_yaml(job_dir / ".hydra" / "config.yaml")
+    return config.get("objective", DEFAULT_OBJECTIVE) if isinstance(config, dict) \
+        else DEFAULT_OBJECTIVE
 
 
 def _numeric(column: pd.Series) -> pd.Series:
@@ -110,12 +124,12 @@ def build(sweep_dir: Path | str, dirs: list[Path] | None = None) -> tuple[pd.Dat
     rows = [(path.name, *_job_row(path)) for path in dirs]
     if not rows:
         return pd.DataFrame(), DEFAULT_OBJECTIVE
-    objective = rows[0][3]
-    keys = list(dict.fromkeys(k for _, overrides, _, _ in rows for k in overrides))
+    objective = objective_of(dirs[0])
+    keys = list(dict.fromkeys(k for _, overrides, _ in rows for k in overrides))
     if len(rows) > 1:  # a value every job shares was not swept
-        keys = [k for k in keys if len({o.get(k) for _, o, _, _ in rows}) > 1]
+        keys = [k for k in keys if len({o.get(k) for _, o, _ in rows}) > 1]
     records_ = []
-    for name, overrides, summary, _ in rows:
+    for name, overrides, summary in rows:
         row: dict = {"job": name}
         row |= {k: overrides.get(k) for k in keys}
         finished = summary.get("status") != "unfinished"

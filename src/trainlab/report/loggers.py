@@ -32,6 +32,10 @@ class Writer(Logger):
     # module: one with write_run(job_dir, table, summary, settings) and
     # write_sweep(sweep_dir, frame, swept) -> jobs written for; install: how to get it
     install: ClassVar[str] = ""
+    # The folder each job it logged has, where the end of a sweep adds to them (TensorBoard's
+    # HParams); "" when it adds nothing then. Looked for before the module is imported: a
+    # sweep that did not use it pays nothing (importing mlflow alone takes seconds).
+    job_folder: ClassVar[str] = ""
 
     def _module(self) -> ModuleType | None:
         if self.module is None:
@@ -69,6 +73,7 @@ class TensorBoard(Writer):
 
     module = "trainlab.report.tensorboard"
     install = "pip install tensorboardX"
+    job_folder = "tensorboard"  # tensorboard.EVENT_DIR
     name: str = "tensorboard"
 
 
@@ -89,7 +94,10 @@ def log_sweep(sweep_dir: Path | str, frame: pd.DataFrame, swept: list[str]) -> d
     """Every installed logger's sweep-level files (TensorBoard's HParams...) for the jobs it
     logged; returns how many jobs each one wrote for, only those with some."""
     written = {}
+    jobs = [Path(sweep_dir) / str(job) for job in frame["job"]] if "job" in frame else []
     for name, cls in GROUPS["logger"].items():
+        if not cls.job_folder or not any((job / cls.job_folder).is_dir() for job in jobs):
+            continue  # it logged no job of this sweep
         try:
             module = cls()._module()
         except ConfigError:  # not installed: it logged no job of this sweep
