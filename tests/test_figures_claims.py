@@ -165,3 +165,37 @@ def test_dropout_ensemble(tmp_path):
     k_masks = t[(kind == "masks") & (t.k == last)].test_acc.iloc[0]
     assert_fails(built, wrong((kind == "ensemble") & (arm == "dropout") & (t.k == last),
                               test_acc=k_masks), "averaging without weight sharing")
+
+
+def test_momentum_schedule(tmp_path):
+    built = build("momentum-schedule", tmp_path)
+    assert_shows(built)
+    t = built.table
+    steps, curve = t.kind == "momentum", t.kind == "curve"
+    annealed = steps & (t.arm == "annealed")
+
+    # a schedule one epoch late: the momentum of epoch e is the formula's at e - 1
+    late = t.copy()
+    part = t[annealed]
+    late.loc[annealed, "momentum"] = np.interp(part.epoch - 1, part.epoch, part.momentum)
+    assert_fails(built, late, "the momentum of every step follows")
+    # ... and one counted in steps rather than epochs
+    in_steps = t.copy()
+    start, end, ramp = 0.5, 0.99, part.momentum_ramp.iloc[0]
+    in_steps.loc[annealed, "momentum"] = start + (end - start) * np.minimum(part.step / ramp, 1)
+    assert_fails(built, in_steps, "the momentum of every step follows")
+
+    def curves_of(arm, source):
+        wrong = t.copy()
+        wrong.loc[curve & (t.arm == arm), ["train_loss", "val_loss"]] = \
+            t.loc[curve & (t.arm == source), ["train_loss", "val_loss"]].to_numpy()
+        return wrong
+
+    # a 0.99 that trains as smoothly as 0.5 does (its curves replaced by 0.5's)
+    assert_fails(built, curves_of("constant_099", "constant_05"), "constant 0.99 from the start")
+    # an annealed run that stays as slow as 0.5 (0.5's curves)
+    assert_fails(built, curves_of("annealed", "constant_05"), "annealed ends as fast",
+                 "annealed generalizes best")
+    # an annealed run that overshoots like 0.99 (0.99's curves)
+    assert_fails(built, curves_of("annealed", "constant_099"), "constant 0.99 from the start",
+                 "annealed generalizes best")

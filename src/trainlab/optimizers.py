@@ -11,6 +11,8 @@ Where the lectures and optax differ, both forms are offered and named:
   and ``form=ema`` (u = b u + (1-b) g, w -= lr u; lecture 004);
 - Adam's epsilon outside the root (``eps``, optax's and the paper's) or inside it
   (``eps_root``); RMSprop's outside the root, as in lecture 004 (optax's default: inside);
+- a momentum annealed over epochs (lecture 001: "e.g. from 0.5 -> 0.99"): ``momentum_ramp``
+  epochs from ``momentum_start`` to ``momentum``, the momentum scheduled as the lr is;
 - L2 coupled with the gradient (``regularizer=l2``: g += kappa w, what PyTorch calls
   ``weight_decay``) and decay decoupled from it (``decoupled_decay`` on any optimizer: w -= d w
   after the step, not scaled by lr, so plain SGD with decay lr*kappa equals L2 with kappa), and
@@ -25,9 +27,18 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import jax
+import jax.numpy as jnp
 import optax
 
-from trainlab.config.fields import ConfigError, non_negative, one_of, positive, rate
+from trainlab.config.fields import (
+    ConfigError,
+    at_least,
+    checked,
+    non_negative,
+    one_of,
+    positive,
+    rate,
+)
 from trainlab.config.registry import GROUPS, choice
 from trainlab.config.schema import Config, Optimizer
 from trainlab.regularizers import weight_mask
@@ -48,15 +59,23 @@ class GradientOptimizer(Optimizer):
         names = list(inspect.signature(self.factory).parameters)[1:]
         return {name: getattr(self, name) for name in names}
 
-    def make(self, schedule, trainable=None) -> optax.GradientTransformation:
+    def scheduled(self, steps_per_epoch: int | None) -> dict:
+        """Hyperparameters that follow a schedule of their own: name -> function of the step
+        count (none by default; the momentum's ramp)."""
+        return {}
+
+    def make(self, schedule, trainable=None,
+             steps_per_epoch: int | None = None) -> optax.GradientTransformation:
         """The optax chain: optional clipping, the optimizer with injected hyperparameters
         and ``schedule`` as its rate, then decoupled weight decay on weight matrices; with a
-        ``trainable`` mask (a function of params, or None: all), the rest are left alone."""
+        ``trainable`` mask (a function of params, or None: all), the rest are left alone.
+        ``steps_per_epoch`` turns a hyperparameter's schedule in epochs into steps."""
         # Every hyperparameter as a function of the step count, like the learning rate: optax
         # then reads it at each update from this call's (traced) values, not once at init,
         # so a value changed between epochs - PBT's explore - takes effect.
         hyper = {name: value if name in self.static else _constant(value)
                  for name, value in self.hyperparameters().items()}
+        hyper.update(self.scheduled(steps_per_epoch))
         core = optax.inject_hyperparams(self.factory, static_args=self.static)(
             schedule, **hyper)
         chain = []
@@ -100,13 +119,44 @@ class Sgd(GradientOptimizer):
         return {}
 
 
+def momentum_ramp(start, end, ramp: int, steps_per_epoch: int):
+    """The momentum as a function of the step count: from ``start`` in epoch 0 linearly to
+    ``end`` at epoch ``ramp``, then ``end``; constant within an epoch, as the lr in epochs.
+    ``start`` and ``end`` may be traced values."""
+
+    def momentum(count):
+        epoch = jnp.floor_divide(count, steps_per_epoch).astype(jnp.result_type(float))
+        return start + (end - start) * jnp.minimum(epoch / ramp, 1.0)
+
+    return momentum
+
+
+@dataclass
+class MomentumFamily(GradientOptimizer):
+    """A momentum, constant or ramped (lecture 001: "sometimes annealed over time, e.g. from
+    0.5 -> 0.99"): with ``momentum_ramp`` > 0 epochs it goes from ``momentum_start`` to
+    ``momentum`` over that many epochs. Both values are traced, the ramp's length is not."""
+
+    momentum: float = rate(0.9)
+    momentum_start: float = checked(0.5, lambda x: 0 <= x < 1, "a number in [0, 1): the "
+                                    "momentum in epoch 0 when momentum_ramp > 0")
+    momentum_ramp: int = at_least(0, 0, " (epochs from momentum_start to momentum; 0: off)")
+
+    def scheduled(self, steps_per_epoch):
+        if self.momentum_ramp == 0:
+            return {}
+        if steps_per_epoch is None:
+            raise ValueError("optimizer.momentum_ramp is in epochs: make() needs steps_per_epoch")
+        return {"momentum": momentum_ramp(self.momentum_start, self.momentum,
+                                          self.momentum_ramp, steps_per_epoch)}
+
+
 @choice
-class Momentum(GradientOptimizer):
+class Momentum(MomentumFamily):
     """SGD with momentum, in the classic form or lecture 004's EMA form (see above)."""
 
     static = ("form",)
     name: str = "momentum"
-    momentum: float = rate(0.9)
     form: str = one_of("classic", "ema")
 
     @staticmethod
@@ -118,11 +168,10 @@ class Momentum(GradientOptimizer):
 
 
 @choice
-class Nesterov(GradientOptimizer):
+class Nesterov(MomentumFamily):
     """Nesterov's accelerated gradient: the gradient at the look-ahead point."""
 
     name: str = "nesterov"
-    momentum: float = rate(0.9)
 
     @staticmethod
     def factory(learning_rate, momentum):
@@ -265,7 +314,7 @@ class Lstsq(Optimizer):
     name: str = "lstsq"
     lr: float = 1.0
 
-    def make(self, schedule, trainable=None) -> optax.GradientTransformation:
+    def make(self, schedule, trainable=None, steps_per_epoch=None) -> optax.GradientTransformation:
         return optax.set_to_zero()  # no gradient steps (identity would step along +g)
 
     def check(self, cfg: Config) -> None:

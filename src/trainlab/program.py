@@ -130,7 +130,7 @@ class Program:
         """The optax transformation of the trial, masked to what trains."""
         trainable = ((lambda params: self.problem.trainable(cfg, params))
                      if self.problem.freezes else None)
-        return cfg.optimizer.make(self.schedule(cfg), trainable)
+        return cfg.optimizer.make(self.schedule(cfg), trainable, self.steps_per_epoch)
 
     def _init(self, values, seed, data) -> Carry:
         cfg = self._config(values)
