@@ -199,3 +199,32 @@ def test_momentum_schedule(tmp_path):
     # an annealed run that overshoots like 0.99 (0.99's curves)
     assert_fails(built, curves_of("annealed", "constant_099"), "constant 0.99 from the start",
                  "annealed generalizes best")
+
+
+def test_norm_variants(tmp_path):
+    built = build("norm-variants", tmp_path)
+    assert_shows(built)
+    t = built.table
+    small, large = t.batch_size.min(), t.batch_size.max()
+
+    def at(norm, size):
+        return (t.normalization == norm) & (t.batch_size == size)
+
+    def wrong(rows, test_acc):
+        copy = t.copy()
+        copy.loc[rows, "test_acc"] = test_acc
+        return copy
+
+    bn_large = t.loc[at("batchnorm", large), "test_acc"].mean()
+    bn_small = t.loc[at("batchnorm", small), "test_acc"].mean()
+    # BatchNorm that does not degrade: at batch 2 as good as at batch 128
+    assert_fails(built, wrong(at("batchnorm", small), bn_large),
+                 "BatchNorm degrades", "at batch")
+    # BatchNorm that is simply worse: 5 points behind at the large batch too
+    assert_fails(built, wrong(at("batchnorm", large), bn_large - 0.05),
+                 "BatchNorm is not simply worse")
+    # LayerNorm that degrades as BatchNorm does
+    assert_fails(built, wrong(at("layernorm", small), bn_small), "LayerNorm holds up", "at batch")
+    # GroupNorm 8 points worse at batch 2 than at batch 128 (still far above BatchNorm there)
+    gn_large = t.loc[at("groupnorm", large), "test_acc"].mean()
+    assert_fails(built, wrong(at("groupnorm", small), gn_large - 0.08), "GroupNorm holds up")

@@ -114,6 +114,11 @@ COMBINED = {
                              activation="linear", regularizer="none", optimizer="adamw",
                              loss="cross_entropy",
                              extra=["batch_size=16", "optimizer.decay_scaled_by_lr=false"]),
+    # GroupNorm (issue 13): 8 units in 2 groups of 4, after the activation
+    "groupnorm": row(init="he_normal", activation="relu", normalization="groupnorm",
+                     optimizer="momentum", loss="cross_entropy",
+                     extra=["batch_size=16", "normalization.groups=2",
+                            "normalization.position=after"]),
 }
 # The pinned parameter count of a run (flax's train_test habit): 2-8-4-2 has
 # (2*8 + 8) + (8*4 + 4) + (4*2 + 2) parameters.
@@ -198,6 +203,7 @@ def count(*overrides, n_features=2, n_outputs=2) -> int:
     # gamma and beta for each hidden unit (running statistics are state, not params)
     (["model.widths=[8,4]", "normalization=batchnorm"], 70 + 2 * 12),
     (["model.widths=[8,4]", "normalization=layernorm"], 70 + 2 * 12),
+    (["model.widths=[8,4]", "normalization=groupnorm", "normalization.groups=2"], 70 + 2 * 12),
     (["model.widths=[8,4]", "activation=prelu"], 70 + 12),  # a slope per hidden unit
     # maxout with 3 pieces: 3x the pre-activations of each hidden layer
     (["model.widths=[8,4]", "activation=maxout", "activation.pieces=3"],

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from trainlab.config import GROUPS, compose
+from trainlab.config import GROUPS, ConfigError, compose
 from trainlab.nn import mlp
 
 GAMMA = np.array([1.0, 2.0, 3.0])  # the lecture's example
@@ -130,4 +130,74 @@ def test_mlp_batchnorm_before_maxout_normalizes_every_piece():
     cfg = compose(["model.widths=[4]", "normalization=batchnorm", "activation=maxout",
                    "activation.pieces=3", "normalization.position=after"])
     params, state = mlp.init(cfg, jax.random.PRNGKey(0), 3, 2, jnp.float32)
+    assert params["layers"][0]["gamma"].shape == (4,)
+
+
+def wide_batch(n: int = 6, width: int = 8, seed: int = 0) -> jnp.ndarray:
+    """Units of every scale and offset, so that a wrong grouping shows."""
+    z = jax.random.normal(jax.random.PRNGKey(seed), (n, width), jnp.float64)
+    return z * jnp.linspace(0.5, 10.0, width) + jnp.linspace(-5.0, 20.0, width)
+
+
+def per_unit_affine(width: int) -> dict:
+    return {"gamma": jnp.linspace(0.5, 3.0, width), "beta": jnp.linspace(-2.0, 8.0, width)}
+
+
+@pytest.mark.parametrize("train", [True, False])
+def test_groupnorm_with_one_group_is_layernorm(train, x64):
+    layer = per_unit_affine(8)
+    group, _ = norm_cfg("groupnorm", groups=1).apply(layer, {}, wide_batch(), train=train)
+    layer_norm, _ = norm_cfg("layernorm").apply(layer, {}, wide_batch(), train=train)
+    np.testing.assert_allclose(group, layer_norm, rtol=1e-12)
+
+
+@pytest.mark.parametrize("train", [True, False])
+def test_groupnorm_with_a_group_per_unit_normalizes_each_unit_alone(train, x64):
+    # "instance" norm: each unit of each sample is its own group, so z_hat = 0 and the output
+    # is beta, whatever the input (an MLP unit has one value per sample: nothing to average).
+    layer = per_unit_affine(8)
+    out, _ = norm_cfg("groupnorm", groups=8).apply(layer, {}, wide_batch(), train=train)
+    np.testing.assert_allclose(out, np.broadcast_to(layer["beta"], out.shape), atol=1e-12)
+
+
+@pytest.mark.parametrize("train", [True, False])
+def test_groupnorm_normalizes_each_group_of_each_sample(train, x64):
+    cfg = norm_cfg("groupnorm", groups=4, eps=1e-12)
+    params, state = cfg.init(8, jnp.float64)
+    assert state == {}  # no running statistics
+    z = wide_batch()
+    out, _ = cfg.apply(params, state, z, train=train)
+    groups = np.asarray(out).reshape(6, 4, 2)  # consecutive units: (0, 1), (2, 3), ...
+    np.testing.assert_allclose(groups.mean(-1), 0.0, atol=1e-10)
+    np.testing.assert_allclose(groups.std(-1), 1.0, rtol=1e-8)
+    # an independent oracle: numpy, group by group
+    zs = np.asarray(z).reshape(6, 4, 2)
+    expected = (zs - zs.mean(-1, keepdims=True)) / np.sqrt(zs.var(-1, keepdims=True) + 1e-12)
+    np.testing.assert_allclose(out, expected.reshape(6, 8), rtol=1e-9)
+    # each sample alone: the same output; gamma and beta per unit
+    alone, _ = cfg.apply(params, state, z[2:3], train=train)
+    np.testing.assert_allclose(alone, out[2:3], rtol=1e-12)
+    layer = per_unit_affine(8)
+    scaled, _ = cfg.apply(layer, state, z, train=train)
+    np.testing.assert_allclose(scaled, layer["gamma"] * np.asarray(out) + layer["beta"],
+                               rtol=1e-10)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["model.widths=[8,6]"], "normalization.groups=4: must divide the width of every "
+                             "normalized layer (hidden widths [8, 6]); 6 does not"),
+    (["model.widths=[4]", "activation=maxout", "activation.pieces=3",
+      "normalization.groups=8"], "[4] x 3 maxout pieces = [12]); 12 does not"),
+])
+def test_groupnorm_groups_must_divide_every_width(overrides, message):
+    with pytest.raises(ConfigError) as error:
+        compose(["normalization=groupnorm", *overrides])
+    assert message in str(error.value)
+
+
+def test_groupnorm_after_maxout_groups_the_units():
+    # after the activation it normalizes the 4 units, not the 12 pieces: 4 groups of 1 is fine
+    cfg = compose(["model.widths=[4]", "activation=maxout", "activation.pieces=3",
+                   "normalization=groupnorm", "normalization.position=after"])
+    params, _ = mlp.init(cfg, jax.random.PRNGKey(0), 3, 2, jnp.float32)
     assert params["layers"][0]["gamma"].shape == (4,)

@@ -123,6 +123,7 @@ def validate(cfg: Config) -> Config:
     batch_size_of(cfg.batch_size)
     cfg.model.check()
     cfg.optimizer.check(cfg)
+    cfg.normalization.check(cfg)  # GroupNorm: its groups divide every layer's width
     cfg.logger.check()  # a logger's missing package: one line now, not after training
     return cfg
 

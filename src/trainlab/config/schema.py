@@ -96,6 +96,9 @@ class Normalization:
     eps: float = positive(1e-5)
     position: str = one_of("before", "after")  # the activation
 
+    def check(self, cfg: Config) -> None:
+        """Raise ConfigError if this normalization cannot take ``cfg``'s layers."""
+
 
 @dataclass
 class Regularizer:

@@ -97,8 +97,8 @@ def check(table: pd.DataFrame, options: dict) -> list[Check]:
     full = len(table.arm.unique()) > 12  # the reduced build checks a sample of the kinds
     if full:
         have = set(table.config)
-        want = [*GROUPS["activation"], *(f"{n} ({p})" for n in ("batchnorm", "layernorm")
-                                         for p in ("before", "after")),
+        want = [*GROUPS["activation"], *(f"{n} ({p})" for n in GROUPS["normalization"]
+                                         if n != "none" for p in ("before", "after")),
                 *(n for n in GROUPS["regularizer"] if n not in ("none", "max_norm")),
                 *GROUPS["loss"]]
         missing = [k for k in want if k not in have and k != "cross_entropy"]

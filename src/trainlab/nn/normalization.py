@@ -2,7 +2,9 @@
 
 BatchNorm normalizes each feature over the batch in training (biased variance, as in the
 lectures) and keeps running averages beside the params, in ``state``; evaluation uses them.
-LayerNorm normalizes each sample over its features, the same in training and evaluation.
+LayerNorm normalizes each sample over its features, the same in training and evaluation;
+GroupNorm over groups of its features (one group: LayerNorm; one feature a group: each unit
+alone, "instance" norm).
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ from typing import ClassVar
 import jax
 import jax.numpy as jnp
 
-from trainlab.config.fields import rate
+from trainlab.config.fields import ConfigError, at_least, rate
 from trainlab.config.registry import choice
-from trainlab.config.schema import Normalization
+from trainlab.config.schema import Config, Normalization
 
 
 class Normalizer(Normalization):
@@ -89,3 +91,31 @@ class LayerNorm(_Affine):
 
     def statistics(self, state, z, train):
         return z.mean(axis=-1, keepdims=True), z.var(axis=-1, keepdims=True), state
+
+
+@choice
+class GroupNorm(_Affine):
+    """Wu & He (2018): each sample over groups of consecutive units, the same in training and
+    evaluation; gamma and beta per unit."""
+
+    name: str = "groupnorm"
+    groups: int = at_least(4, 1)  # groups per layer; each layer's width must divide into them
+
+    def check(self, cfg: Config) -> None:
+        pieces = 1 if self.after_activation else cfg.activation.pieces  # maxout: per piece
+        hidden = cfg.model.hidden_widths()
+        widths = [units * pieces for units in hidden]
+        uneven = [w for w in widths if w % self.groups]
+        if uneven:
+            what = f"hidden widths {hidden}"
+            if pieces > 1:
+                what += f" x {pieces} maxout pieces = {widths}"
+            raise ConfigError(f"normalization.groups={self.groups}: must divide the width of "
+                              f"every normalized layer ({what}); {uneven[0]} does not")
+
+    def statistics(self, state, z, train):
+        grouped = z.reshape(*z.shape[:-1], self.groups, -1)
+        size = grouped.shape[-1]
+        mean = jnp.repeat(grouped.mean(axis=-1), size, axis=-1)  # back to one per unit
+        var = jnp.repeat(grouped.var(axis=-1), size, axis=-1)
+        return mean, var, state
