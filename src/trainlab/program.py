@@ -154,18 +154,21 @@ class Program:
         active = ~carry.stopped & ~carry.diverged & finite
         observed = self.problem.observe(cfg, carry.observed, carry.net.params, taps, active)
 
-        def keep(new, old):
-            return jax.tree_util.tree_map(lambda n, o: jnp.where(active, n, o), new, old)
-
         average = carry.average
         if self.averaging:
             d = self.cfg.param_average
-            average = keep(jax.tree_util.tree_map(lambda a, w: d * a + (1 - d) * w,
-                                                  average, net.params), average)
+            average = jax.tree_util.tree_map(lambda a, w: d * a + (1 - d) * w, average,
+                                             net.params)
+        # Only an active trial takes its step. A cond rather than a where over every leaf: a
+        # single trial's loop then updates its params and moments in place (the where made
+        # XLA copy them all each step); vmapped over trials, the cond is that where.
+        net, opt_state, average = jax.lax.cond(
+            active, lambda: (net, opt_state, average),
+            lambda: (carry.net, carry.opt_state, carry.average))
         return carry._replace(
             average=average,
-            net=keep(net, carry.net),
-            opt_state=keep(opt_state, carry.opt_state),
+            net=net,
+            opt_state=opt_state,
             step=carry.step + active.astype(jnp.int32),
             diverged=carry.diverged | (~finite & ~carry.stopped),
             observed=observed,
