@@ -247,7 +247,7 @@ def trial_values(cfgs: list[Config]) -> tuple[dict[str, np.ndarray], np.ndarray,
     return {k: np.asarray(v) for k, v in values.items()}, np.asarray(seeds), np.asarray(owners)
 
 
-def _pad(values: dict[str, np.ndarray], seeds: np.ndarray, size: int):
+def pad_trials(values: dict[str, np.ndarray], seeds: np.ndarray, size: int):
     """Repeat the last trial so every call has the same shape (and the same executable)."""
     missing = size - len(seeds)
     if missing == 0:
@@ -296,7 +296,7 @@ def run(group: GroupPlan, *, progress: bool = True, label: str = "training",
         try:
             for start in range(0, len(seeds), size):
                 part = slice(start, start + size)
-                padded = _pad({k: v[part] for k, v in values.items()}, seeds[part], size)
+                padded = pad_trials({k: v[part] for k, v in values.items()}, seeds[part], size)
                 saves.append(_checkpointing(program.cfg, jobs, start, size, resume))
                 outcomes.append(execute(program, *padded, group.data, progress=progress,
                                         label=label, mesh=mesh, checkpoint=saves[-1]))

@@ -31,7 +31,8 @@ def _host(tree):
     return jax.tree_util.tree_map(np.asarray, tree)
 
 
-def _take(tree, index):
+def take_trials(tree, index):
+    """The trials at ``index`` (an int array) of every array of ``tree``, trial axis first."""
     return jax.tree_util.tree_map(lambda a: a[index], tree)
 
 
@@ -49,9 +50,10 @@ class State:
 
     def take(self, index) -> State:
         """The trials ``index`` (repeats allowed), all of them: history and carry."""
-        return State(_take(self.values, index), self.seeds[index], _take(self.carry, index),
-                     [_take(row, index) for row in self.rows], list(self.elapsed),
-                     _take(self.init, index), self.epoch)
+        return State(take_trials(self.values, index), self.seeds[index],
+                     take_trials(self.carry, index),
+                     [take_trials(row, index) for row in self.rows], list(self.elapsed),
+                     take_trials(self.init, index), self.epoch)
 
     @staticmethod
     def concat(states: list[State]) -> State:

@@ -13,7 +13,7 @@ def train_chunked(group, state: State | None, values: dict, seeds: np.ndarray, u
     trained to epoch ``until``, in chunks of the group's size, the last padded. Returns their
     State, their Outcome and the trial-epochs trained (padding included)."""
     from trainlab.outcome import concat
-    from trainlab.plan import _pad
+    from trainlab.plan import pad_trials
     from trainlab.trial_plan import even
 
     n = len(seeds)
@@ -23,7 +23,7 @@ def train_chunked(group, state: State | None, values: dict, seeds: np.ndarray, u
         part = np.arange(start, min(start + size, n))
         index = np.concatenate([part, np.full(size - len(part), part[-1])])  # padded
         if state is None:
-            chunk = Trials(group.program, *_pad({k: v[part] for k, v in values.items()},
+            chunk = Trials(group.program, *pad_trials({k: v[part] for k, v in values.items()},
                                                 seeds[part], size), group.data,
                            mesh=group.mesh())
         else:

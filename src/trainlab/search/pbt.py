@@ -38,7 +38,7 @@ from trainlab import trials as trial_states
 from trainlab.config import ConfigError
 from trainlab.fingerprint import config_hash
 from trainlab.search.chunked import train_chunked
-from trainlab.trials import State, _take
+from trainlab.trials import State, take_trials
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ class Pbt:
                 rng: np.random.Generator) -> State:
         """The state after exploit (each member the carry of its parent) and explore (each
         member that copied another moves that one's swept hyperparameters)."""
-        carry = _take(state.carry, parents)
+        carry = take_trials(state.carry, parents)
         values = {name: np.array(v, copy=True) for name, v in state.values.items()}
         for child in np.flatnonzero(parents != np.arange(len(parents))):
             for dim in moving:
