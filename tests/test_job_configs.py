@@ -121,3 +121,23 @@ def test_derived_jobs_equal_hydra_composed_ones(tmp_path, name, monkeypatch):
         sb = json.loads((tmp_path / "hydra" / job / "summary.json").read_text())
         assert sa["config_hash"] == sb["config_hash"]
         assert sa["best_val_loss"] == sb["best_val_loss"]
+
+
+@pytest.mark.parametrize("name", ["grid of floats and ints", "words and bools"])
+def test_derived_jobs_carry_their_static_signature(tmp_path, name, monkeypatch):
+    """A derived job differing from its template only in traced numbers takes the template's
+    signature (plan then skips computing it, a millisecond a job); any other gets None, or
+    its own signature: never a wrong one."""
+    from trainlab import plan
+    from trainlab.config import static_signature
+
+    seen = []
+    group_jobs = plan.group_jobs
+    monkeypatch.setattr(plan, "group_jobs", lambda jobs: seen.extend(jobs) or group_jobs(jobs))
+    multirun(tmp_path, *SWEEPS[name])
+    known = [job for job in seen if job.signature is not None]
+    assert all(job.signature == static_signature(job.cfg) for job in known)
+    if name == "grid of floats and ints":  # lr and seed are traced: every derived job knows
+        assert len(known) == len(seen) - 1  # all but the template, composed by Hydra
+    else:  # the form and early stopping change the program: only the template's own values
+        assert len({static_signature(job.cfg) for job in seen}) == 4

@@ -159,9 +159,10 @@ class Template:
     texts: dict[str, str]  # .hydra files, with _SENTINEL slots where jobs differ
     dirname: dict[str, Any]  # override_dirname's settings
     sweep_dir: Path  # where its siblings' directories go (hydra.sweep.dir, resolved)
-    # The static signature of every job of the shape, when its values are all traced
-    # numbers (then no job's value changes the compiled program); else None.
-    signature: str | None
+    signature: str  # its static signature
+    # The overrides (position, text) whose values change the compiled program (not a traced
+    # number): a job with the template's text at each of them has the template's signature.
+    fixed: list[tuple[int, str]]
 
 
 class JobConfigs:
@@ -264,10 +265,11 @@ class JobConfigs:
         # leaves out, change no job's program.
         free = (set(traced_values(cfg)) - set(ZERO_IS_STATIC)) | {
             "seed", "objective", "progress", "save_params"}
-        shared = all(".".join(path) in free for _, path in slots)
+        fixed = [(position, overrides[position]) for position, path in slots
+                 if ".".join(path) not in free]
         template = Template(config, task, cfg, slots, self._texts(task, hydra_cfg, slots),
                             dict(config.hydra.job.config.override_dirname), sweep_dir,
-                            static_signature(cfg) if shared else None)
+                            static_signature(cfg), fixed)
         self.templates[shape] = template
         return template
 
@@ -324,7 +326,8 @@ class JobConfigs:
         files = {"config.yaml": _fill(template.texts["config.yaml"], fills),
                  "hydra.yaml": _fill(template.texts["hydra.yaml"], job),
                  "overrides.yaml": _fill(template.texts["overrides.yaml"], job)}
-        return Derived(cfg, app, files, template.signature)
+        same_program = all(overrides[position] == text for position, text in template.fixed)
+        return Derived(cfg, app, files, template.signature if same_program else None)
 
 
 _SLOT = re.compile(r"TRAINLAB_SLOT_[A-Za-z0-9_]+?_(?![A-Za-z0-9])")
