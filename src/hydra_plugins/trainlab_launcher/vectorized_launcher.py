@@ -170,10 +170,10 @@ class VectorizedLauncher(Launcher):
         assert self.hydra_context is not None and self.config is not None
         job.out_dir.mkdir(parents=True, exist_ok=True)
         outputs.clear_results(job.out_dir)  # another config's results, a killed write's temporaries
-        sweep_lock.mark_job(self.config.hydra.sweep.dir, job.out_dir)  # one of this sweep's
+        sweep_lock.mark_job(self._sweep_dir, job.out_dir)  # one of this sweep's
         if job.files is not None:  # derived: no callback wants its config
-            if self.config.hydra.output_subdir is not None:
-                hydra_dir = job.out_dir / str(self.config.hydra.output_subdir)
+            if self._output_subdir is not None:
+                hydra_dir = job.out_dir / str(self._output_subdir)
                 hydra_dir.mkdir(exist_ok=True)
                 for name, text in job.files.items():
                     (hydra_dir / name).write_text(text, encoding="utf-8")
@@ -194,7 +194,7 @@ class VectorizedLauncher(Launcher):
             overrides=list(job.overrides),
             cfg=job.task_cfg,  # None for a derived job (no callback asked for it)
             hydra_cfg=job.hydra_cfg,
-            working_dir=str(job.out_dir) if self.config.hydra.job.chdir else os.getcwd(),
+            working_dir=str(job.out_dir) if self._chdir else os.getcwd(),
             task_name=self._task_name,
             status=JobStatus.FAILED if failed else JobStatus.COMPLETED,
         )
@@ -215,6 +215,10 @@ class VectorizedLauncher(Launcher):
             if "level" in logger:  # the app's quiet libraries, as in a job of the basic launcher
                 logging.getLogger(name).setLevel(logger.level)
         Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
+        # Read once: an attribute of a DictConfig costs ~50 us, and each job needs these.
+        self._sweep_dir = str(self.config.hydra.sweep.dir)
+        self._output_subdir = self.config.hydra.output_subdir
+        self._chdir = bool(self.config.hydra.job.chdir)
         before = HydraConfig.instance().cfg
         self._task_name = JobRuntime.instance().get("name")
         self.seconds = {}  # where launch's time went, by phase (logged at its end)
@@ -229,7 +233,7 @@ class VectorizedLauncher(Launcher):
                     done = (fingerprint.finished_summary(job.out_dir, job.cfg) if self.resume
                             else None)
                     if done is not None:
-                        sweep_lock.mark_job(self.config.hydra.sweep.dir, job.out_dir)  # kept
+                        sweep_lock.mark_job(self._sweep_dir, job.out_dir)  # kept
                         self._finish(job, records.objective_value(done, job.cfg.objective))
                     else:
                         todo.append(job)
