@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ import yaml
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.experimental.callback import Callback
 
+import sweep_runs
 from hydra_plugins.trainlab_launcher.job_configs import _scalar, read_plain
 
 TINY = ["data=moons", "data.n_samples=120", "epochs=2", "batch_size=32", "diagnostics=off",
@@ -54,19 +54,10 @@ class EveryJob(Callback):
         pass
 
 
-def multirun(sweep_dir: Path, *overrides: str) -> None:
-    from hydra.core.global_hydra import GlobalHydra
-
-    from trainlab import cli
-
-    argv = sys.argv
-    sys.argv = ["train", "-m", f"hydra.sweep.dir={sweep_dir}",
-                "hydra.callbacks.sweep_summary.html=false", *TINY, *overrides]
-    try:
-        cli._train()
-    finally:
-        sys.argv = argv
-        GlobalHydra.instance().clear()
+def multirun(sweep_dir: Path, *overrides: str) -> list:
+    """``train -m OVERRIDES`` with this file's tiny base, in this process."""
+    return sweep_runs.multirun(sweep_dir, "hydra.callbacks.sweep_summary.html=false", *TINY,
+                               *overrides)
 
 
 SWEEPS = {

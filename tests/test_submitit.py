@@ -25,6 +25,8 @@ import pandas as pd
 import pytest
 import yaml
 
+import sweep_runs
+from sweep_runs import job_dirs
 from trainlab.sweep_lock import MARK_NAME
 
 TINY = ["data=moons", "data.n_samples=120", "epochs=2", "batch_size=32", "diagnostics=off",
@@ -34,23 +36,9 @@ SUBMITIT = ["hydra.launcher.executor=submitit"]
 WALL_CLOCK = ("wall_s", "compile_s", "steps_per_s")  # summary fields that time, not compute
 
 
-def multirun(sweep_dir: Path, *overrides: str):
-    from hydra.core.global_hydra import GlobalHydra
-
-    from trainlab import cli
-
-    argv = sys.argv
-    sys.argv = ["train", "-m", f"hydra.sweep.dir={sweep_dir}", *TINY, *overrides]
-    try:
-        return cli._train()
-    finally:
-        sys.argv = argv
-        GlobalHydra.instance().clear()
-
-
-def job_dirs(sweep_dir: Path) -> list[Path]:
-    return sorted((p for p in sweep_dir.iterdir() if (p / ".hydra").is_dir()),
-                  key=lambda p: int(p.name))
+def multirun(sweep_dir: Path, *overrides: str) -> list:
+    """``train -m OVERRIDES`` with this file's tiny base, in this process."""
+    return sweep_runs.multirun(sweep_dir, *TINY, *overrides)
 
 
 # ------------------------------------------------------------------ same files, both ways

@@ -19,6 +19,8 @@ import pandas as pd
 import pytest
 import yaml
 
+import sweep_runs
+from sweep_runs import job_dirs
 from trainlab import program
 
 TINY = ["data=moons", "data.n_samples=200", "epochs=3", "batch_size=32", "diagnostics=off",
@@ -27,23 +29,8 @@ TRAIN = [sys.executable, "-m", "trainlab.cli"]
 
 
 def multirun(sweep_dir: Path, *overrides: str) -> list:
-    """``train -m OVERRIDES`` in this process (so compiles can be counted); the returns."""
-    from hydra.core.global_hydra import GlobalHydra
-
-    from trainlab import cli
-
-    argv = sys.argv
-    sys.argv = ["train", "-m", f"hydra.sweep.dir={sweep_dir}", *TINY, *overrides]
-    try:
-        return cli._train()
-    finally:
-        sys.argv = argv
-        GlobalHydra.instance().clear()
-
-
-def job_dirs(sweep_dir: Path) -> list[Path]:
-    return sorted((p for p in sweep_dir.iterdir() if (p / ".hydra").is_dir()),
-                  key=lambda p: int(p.name))
+    """``train -m OVERRIDES`` with this file's tiny base, in this process."""
+    return sweep_runs.multirun(sweep_dir, *TINY, *overrides)
 
 
 def overrides_of(job_dir: Path) -> list[str]:
