@@ -3,6 +3,7 @@ asserted from the table behind the figure."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from figure_checks import assert_fails, assert_shows, build
@@ -107,10 +108,47 @@ def test_babysitting(tmp_path):
                  "4. an lr that makes the loss go down")
 
 
-@pytest.mark.slow  # two compiled programs, 25 epochs
+@pytest.mark.slow  # five compiled programs, 60 and 200 epochs
 def test_preprocessing(tmp_path):
     built = build("preprocessing", tmp_path)
     assert_shows(built)
+    t = built.table
+
+    def curves(problem, inputs, lr=None):
+        rows = (t.kind == "curve") & (t.problem == problem) & (t.inputs == inputs)
+        return rows if lr is None else rows & (t.lr == lr)
+
+    def copied(rows, source, scale=1.0):
+        loss = t[source].train_loss.to_numpy()
+        return _replaced(t, rows, train_loss=(scale * loss).astype(loss.dtype))
+
+    lowest = t[t.kind == "curve"].lr.min()
+    # standardized at its smallest rate as fast as at lr 1: its best lr is the grid's edge
+    assert_fails(built, copied(curves("digits", "standardized", lowest),
+                               curves("digits", "standardized", 1.0), 0.99),
+                 "digits: each inputs' best lr")
+    # centering that changes nothing (centered trains as raw) ...
+    assert_fails(built, copied(curves("digits", "centered"), curves("digits", "raw")),
+                 "digits: centering alone")
+    # ... and scaling that slows it down again (standardized trains as raw)
+    assert_fails(built, copied(curves("digits", "standardized"), curves("digits", "raw")),
+                 "digits: scaling")
+    # centered updates whose two components agree in sign, as the raw ones do
+    path = (t.kind == "path") & (t.inputs == "centered")
+    assert_fails(built, _replaced(t, path, u2=lambda p: p.u2.abs() * np.sign(p.u1)),
+                 "two inputs, always positive")
+    # raw weights that go straight to where they end: no zig-zag
+    raw = t[(t.kind == "path") & (t.inputs == "raw")]
+    line = np.linspace(0, 1, len(raw))
+    straight = {c: (raw[c].iloc[0] + line * (raw[c].iloc[-1] - raw[c].iloc[0]))
+                .astype(raw[c].dtype) for c in ("w1", "w2")}
+    assert_fails(built, _replaced(t, raw.index, **straight), "so the raw weights zig-zag")
+    # raw two-input runs best at the smallest rate
+    assert_fails(built, copied(curves("two", "raw", lowest), curves("two", "raw", 0.1), 0.99),
+                 "two: each inputs' best lr")
+    # centering that does not help the two-input runs
+    assert_fails(built, copied(curves("two", "centered"), curves("two", "raw")),
+                 "two inputs, trainlab runs")
 
 
 @pytest.mark.slow  # three batch sizes, three compiled programs

@@ -185,7 +185,7 @@ def test_optimizers(tmp_path):
     assert set(curves.groupby("optimizer").lr.first().round(12)) == set(b.best_lr.round(12))
 
 
-@pytest.mark.slow  # six widths, six compiled programs; 3000 full-batch steps
+@pytest.mark.slow  # three widths and three feature counts; 3000 full-batch steps
 def test_double_descent(tmp_path):
     built = build("double-descent", tmp_path)
     assert_shows(built)
@@ -193,7 +193,31 @@ def test_double_descent(tmp_path):
 
     s = sizes(built.table).set_index(["model", "size"])
     # (a) the interpolation threshold: width 8 cannot fit the 20% wrong labels, 32 fits all
-    assert s.loc[("mlp", 8)].train_error > 0.3 and s.loc[("mlp", 32)].worst_train_error == 0
+    assert s.loc[("mlp", 8)].train_error > 0.15 and s.loc[("mlp", 32)].worst_train_error == 0
+    t = built.table
+    mlp = t.model == "mlp"
+    peak_low = s.loc[("mlp", 32)].test_error_min
+
+    def wrong(rows, **columns):
+        copy = t.copy()
+        for column, value in columns.items():
+            copy.loc[rows, column] = value
+        return copy
+
+    first_seed = t.seed == t.seed.min()
+    # nets that never fit every label: no interpolation threshold to peak at
+    assert_fails(built, wrong(mlp & (t["size"] >= 32) & first_seed, train_error=0.01),
+                 "(a) test error peaks where")
+    # one seed of the small net as bad as the peak's best: the bands touch
+    assert_fails(built, wrong(mlp & (t["size"] == 8) & first_seed, test_error=peak_low + 0.01),
+                 "(a) the peak stands above the best smaller width")
+    # ... and of the wide one
+    assert_fails(built, wrong(mlp & (t["size"] == 256) & first_seed,
+                              test_error=peak_low + 0.01),
+                 "(a) the peak stands above the largest width")
+    # a test cross-entropy that does not peak: as high at width 8 as at the peak
+    assert_fails(built, wrong(mlp & (t["size"] == 8), test_loss=t[mlp & (t["size"] == 32)]
+                              .test_loss.max()), "(a) test cross-entropy peaks")
     # (b) on 300 samples: the minimum-norm fit interpolates exactly (float64) from 300
     # features on, and its test error is at chance there, far above both sides
     assert s.loc[("random_features", 300)].train_loss < 1e-20

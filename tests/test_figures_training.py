@@ -3,6 +3,7 @@ of docs/figures.md (and issue 5's MNIST-1D reproduction), asserted from the tabl
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import figure_checks
@@ -105,16 +106,44 @@ def test_ensembles(tmp_path):
     figure_checks.assert_fails(built, wrong, "parameter averaging")
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # five compiled programs (a 6-hidden-layer MLP; batch 2 is 500 steps an epoch)
 def test_batchnorm(tmp_path):
-    from trainlab.figures.batchnorm import batch_sizes, sweep
+    from trainlab.figures.batchnorm import batch_sizes, learning_rates
 
     built = build("batchnorm", tmp_path)
-    lr = sweep(built.table, "lr", "lr", built.options).pivot(
-        index="lr", columns="normalization", values="outcome")
-    assert lr.loc[3.0, "none"] in ("diverged", "stalled")
-    assert lr.loc[3.0, "batchnorm"] == "trains"
-    b = batch_sizes(built.table).pivot(index="batch_size", columns="normalization",
-                                       values="val_error")
-    assert b.batchnorm[2] > b.batchnorm[32] + 0.05
-    assert b.layernorm[2] <= b.layernorm[32] + 0.02
+    t, options = built.table, built.options
+    lrs = learning_rates(t, options).set_index("normalization")
+    b = batch_sizes(t).set_index(["normalization", "batch_size"])
+    assert_fails = figure_checks.assert_fails
+
+    def wrong(rows, **columns):
+        copy = t.copy()
+        for column, value in columns.items():
+            copy.loc[rows, column] = value(copy.loc[rows]) if callable(value) else value
+        return copy
+
+    lr_bn = (t.sweep == "lr") & (t.normalization == "batchnorm")
+    # BN trained best at its smallest rate: its best lr is the grid's edge
+    assert_fails(built, wrong(lr_bn & (t.lr == t[lr_bn].lr.min()), final_train_loss=1e-3),
+                 "lr sweep: each normalization's best lr")
+    # BN diverging wherever the plain MLP does: no higher lr
+    above = lr_bn & (t.lr > lrs.largest_lr_that_trains["none"])
+    assert_fails(built, wrong(above, status="diverged", final_train_loss=np.nan,
+                              final_val_acc=np.nan, val_error=np.nan),
+                 "BatchNorm allows higher learning rates")
+    # BN no lower than the plain MLP at their best rates
+    floor = lrs.final_train_loss["none"]
+    assert_fails(built, wrong(lr_bn, final_train_loss=lambda p: p.final_train_loss.clip(
+                 lower=floor)), "faster training")
+    # LayerNorm's batch-2 nets best at their smallest rate
+    ln2 = (t.sweep == "batch") & (t.normalization == "layernorm") & (t.batch_size == 2)
+    assert_fails(built, wrong(ln2 & (t.lr == t[ln2].lr.min()),
+                              val_error=b.val_error["layernorm", 2] - 0.01),
+                 "batch sweep: each normalization's")
+    # BatchNorm as good at batch 2 as at 32 (every lr shifted alike, so its best lr stays)
+    bn2 = (t.sweep == "batch") & (t.normalization == "batchnorm") & (t.batch_size == 2)
+    shift = b.val_error["batchnorm", 2] - b.val_error["batchnorm", 32]
+    assert_fails(built, wrong(bn2, val_error=lambda p: p.val_error - shift),
+                 "BatchNorm's validation error")
+    # LayerNorm 10 points worse at batch 2
+    assert_fails(built, wrong(ln2, val_error=lambda p: p.val_error + 0.1), "LayerNorm's does not")

@@ -31,6 +31,7 @@ def table(runs, options) -> pd.DataFrame:
                 "normalization": cfg.normalization.name, "lr": cfg.optimizer.lr,
                 "gain": cfg.init.gain, "batch_size": batch_size_of(cfg.batch_size),
                 "seed": seed, "status": summary["status"],
+                "epochs": cfg.epochs,
                 "final_train_loss": end.train_loss, "final_val_acc": end.val_acc,
                 "val_error": 1 - end.val_acc if np.isfinite(end.val_acc) else np.nan,
             })
@@ -61,24 +62,43 @@ def sweep(table: pd.DataFrame, name: str, key: str, options: dict) -> pd.DataFra
     return pd.DataFrame(rows)
 
 
+def _inside(values, value) -> bool:
+    return bool(min(values) < value < max(values))
+
+
+def learning_rates(table: pd.DataFrame, options: dict) -> pd.DataFrame:
+    """Per normalization, over the lr sweep (batch 32): the best lr (lowest mean final
+    training loss, eval mode; a diverged lr counts as infinite), whether it lies inside the
+    grid, its loss and validation error, and the largest lr that still trains."""
+    s = sweep(table, "lr", "lr", options)
+    rows = []
+    for norm, part in s.groupby("normalization", sort=False):
+        loss = part.final_train_loss.where(part.outcome != "diverged").fillna(np.inf)
+        pick = part.loc[loss.idxmin()]
+        trains = part[part.outcome == "trains"].lr
+        rows.append({"normalization": norm, "best_lr": pick.lr,
+                     "inside": _inside(part.lr, pick.lr),
+                     "final_train_loss": pick.final_train_loss, "val_error": pick.val_error,
+                     "largest_lr_that_trains": trains.max() if len(trains) else np.nan})
+    return pd.DataFrame(rows)
+
+
 def batch_sizes(table: pd.DataFrame) -> pd.DataFrame:
-    """Per normalization and batch size: the validation error at the best lr."""
-    b = table[table.sweep == "batch"]
+    """Per normalization and batch size: the validation error (eval mode) at the best lr,
+    and whether that lr lies inside the batch size's grid. Batch 32 is the lr sweep's."""
+    normalized = table.normalization != "none"
+    b = table[(table.sweep == "batch") | ((table.sweep == "lr") & normalized
+                                          & (table.batch_size == 32))]
     rows = []
     for (norm, size), part in b.groupby(["normalization", "batch_size"]):
         by_lr = part.groupby("lr").val_error.mean()
         lr = by_lr.idxmin() if by_lr.notna().any() else np.nan
         best = part[part.lr == lr]
         rows.append({"normalization": norm, "batch_size": size, "best_lr": lr,
+                     "inside": _inside(by_lr.index, lr) if np.isfinite(lr) else False,
                      "val_error": best.val_error.mean(), "val_error_min": best.val_error.min(),
                      "val_error_max": best.val_error.max()})
     return pd.DataFrame(rows)
-
-
-def _large_lr(table: pd.DataFrame, options: dict) -> pd.DataFrame:
-    s = sweep(table, "lr", "lr", options).pivot(index="lr", columns="normalization",
-                                                values="outcome")
-    return s[(s["none"].isin(["diverged", "stalled"])) & (s["batchnorm"] == "trains")]
 
 
 def brief(table: pd.DataFrame, options: dict) -> pd.DataFrame:
@@ -88,10 +108,15 @@ def brief(table: pd.DataFrame, options: dict) -> pd.DataFrame:
         for value, part in s.groupby(key):
             row = {"sweep": f"{key} = {value:g}"}
             for _, r in part.iterrows():
-                row[NAMES[r.normalization]] = (f"{r.val_error:.0%} err" if r.outcome != "diverged"
-                                               else "diverged") + (
+                row[NAMES[r.normalization]] = (
+                    f"loss {r.final_train_loss:.3f}, {r.val_error:.0%} err"
+                    if r.outcome != "diverged" else "diverged") + (
                     f" ({r.outcome})" if r.outcome not in ("trains", "diverged") else "")
             rows.append(row)
+    row = {"sweep": "best lr (lowest train loss)"}
+    for _, r in learning_rates(table, options).iterrows():
+        row[NAMES[r.normalization]] = f"lr {r.best_lr:g}: loss {r.final_train_loss:.3f}"
+    rows.append(row)
     for size, part in batch_sizes(table).groupby("batch_size"):
         row = {"sweep": f"batch = {size} (best lr)"}
         for _, r in part.iterrows():
@@ -100,25 +125,46 @@ def brief(table: pd.DataFrame, options: dict) -> pd.DataFrame:
     return pd.DataFrame(rows).fillna("")
 
 
+EVAL = "eval mode: BatchNorm with its running averages"
+
+
 def check(table: pd.DataFrame, options: dict) -> list[Check]:
-    lr = sweep(table, "lr", "lr", options)
-    ok = _large_lr(table, options)
-    outcomes = lr.pivot(index="lr", columns="normalization", values="outcome")
-    checks = [Check(
-        "at a large lr the plain MLP diverges or stalls where BatchNorm trains",
-        bool(len(ok) > 0),
-        (", ".join(f"lr {v:g}: none {ok.loc[v, 'none']}, BN trains" for v in ok.index)
-         if len(ok) else "no such lr: " + ", ".join(
-             f"lr {v:g}: none {outcomes.loc[v, 'none']}, BN {outcomes.loc[v, 'batchnorm']}"
-             for v in outcomes.index)))]
-    b = batch_sizes(table).pivot(index="batch_size", columns="normalization",
-                                 values="val_error")
+    lrs = learning_rates(table, options).set_index("normalization")
+    higher, faster = float(options["higher"]), float(options["faster"])
+    largest = lrs.largest_lr_that_trains
+    epochs = int(table.epochs.max()) if "epochs" in table else None
+    checks = [
+        Check("lr sweep: each normalization's best lr (lowest final training loss) lies inside "
+              "its grid", bool(lrs.inside.all()),
+              ", ".join(f"{NAMES[n]} {r.best_lr:g}" + ("" if r.inside else " (at the edge)")
+                        for n, r in lrs.iterrows())),
+        Check(f"BatchNorm allows higher learning rates (lecture 001): it still trains at an lr "
+              f">= {higher:g}x the largest at which the plain MLP trains",
+              bool(largest["batchnorm"] >= higher * largest["none"]),
+              f"largest lr that trains: BN {largest['batchnorm']:g}, none {largest['none']:g}"),
+        Check(f"faster training (lecture 003): at each one's best lr, BatchNorm's final training "
+              f"loss ({EVAL}, on the whole training split) is <= {faster:g}x the plain MLP's",
+              bool(lrs.final_train_loss["batchnorm"]
+                   <= faster * lrs.final_train_loss["none"]),
+              f"BN {lrs.final_train_loss['batchnorm']:.3f} (lr {lrs.best_lr['batchnorm']:g}) vs "
+              f"none {lrs.final_train_loss['none']:.3f} (lr {lrs.best_lr['none']:g})"
+              + (f" after {epochs} epochs" if epochs else "")
+              + f"; validation error {lrs.val_error['batchnorm']:.1%} vs "
+                f"{lrs.val_error['none']:.1%}"),
+    ]
+    batches = batch_sizes(table)
+    b = batches.pivot(index="batch_size", columns="normalization", values="val_error")
     sizes = sorted(b.index)
     large, small = sizes[-1], [s for s in sizes if s <= 4]
     grows, flat = float(options["grows"]), float(options["flat"])
+    checks.append(Check(
+        "batch sweep: each normalization's and batch size's best lr (lowest validation error) "
+        "lies inside its grid", bool(batches.inside.all()),
+        ", ".join(f"{NAMES[r.normalization]} batch {r.batch_size}: {r.best_lr:g}"
+                  + ("" if r.inside else " (at the edge)") for r in batches.itertuples())))
     if small and "batchnorm" in b:
         checks.append(Check(
-            f"BatchNorm's validation error grows as the batch shrinks to 2-4 (by >= "
+            f"BatchNorm's validation error ({EVAL}) grows as the batch shrinks to 2-4 (by >= "
             f"{grows:.0%} over batch {large})",
             bool(all(b.batchnorm[s] >= b.batchnorm[large] + grows for s in small)),
             ", ".join(f"batch {s}: {b.batchnorm[s]:.1%}" for s in sizes)))
@@ -162,21 +208,25 @@ def draw(table: pd.DataFrame, options: dict):
         g_bad = g[g.outcome == "diverged"]
         ax_gain.plot(g_bad.gain, np.full(len(g_bad), 1.02), "X", color=color, ms=11, mec="k",
                      mew=0.6, label=f"{NAMES[norm]}: diverged" if len(g_bad) else None)
+    for r in learning_rates(table, options).itertuples():
+        ax_loss.plot(r.best_lr, r.final_train_loss, "*", color=COLORS[r.normalization], ms=16,
+                     mec="k", mew=0.6)
     stalls = float(options["stalls"])
     ax_loss.axhline(math.log(10), color="k", ls=":", lw=1, label="ln 10: chance-level loss")
     ax_loss.axhspan(stalls, 14, color="0.85", alpha=0.5, lw=0,
                     label=f"stalled (>= {stalls:g}) or diverged (X)")
     ax_loss.set(xscale="log", yscale="log", ylim=(None, 14),
                 xlabel="learning rate (plain SGD, batch 32; log)",
-                ylabel="final training loss (log)",
-                title="Training loss after the budget vs learning rate")
+                ylabel="final training loss, eval mode, whole training split (log)",
+                title="Training loss after the budget vs learning rate (star: best lr)")
     ax_err.axhline(chance, color="k", ls=":", lw=1, label="chance (90% error)")
     ax_err.set(xscale="log", ylim=(0, 1.06), xlabel="learning rate (plain SGD, batch 32; log)",
-               ylabel="final validation error", title="Validation error vs learning rate")
+               ylabel="final validation error (eval mode)",
+               title="Validation error vs learning rate")
     ax_gain.axhline(chance, color="k", ls=":", lw=1, label="chance (90% error)")
     ax_gain.set(xscale="log", ylim=(0, 1.06),
                 xlabel="init scale: init.gain x He init (lr 0.1, batch 32; log)",
-                ylabel="final validation error",
+                ylabel="final validation error (eval mode)",
                 title="Validation error vs init scale")
     b = batch_sizes(table)
     for norm in NORMS:
@@ -193,8 +243,10 @@ def draw(table: pd.DataFrame, options: dict):
     ax_batch.axhline(chance, color="k", ls=":", lw=1, label="chance (90% error)")
     sizes = sorted(set(b.batch_size))
     ax_batch.set(xscale="log", xticks=sizes, xticklabels=[str(s) for s in sizes],
-                 ylim=(0, 1.06), xlabel="batch size (log)", ylabel="final validation error",
-                 title="Small batches: BatchNorm's statistics fail, LayerNorm's do not")
+                 ylim=(0, 1.06), xlabel="batch size (log)",
+                 ylabel="final validation error (eval mode)",
+                 title="Small batches: BatchNorm's error grows, LayerNorm's does not\n"
+                       "(eval mode; train mode against eval mode: figure bn-modes)")
     ax_batch.xaxis.set_minor_formatter(plt.NullFormatter())
     for ax, values in ((ax_loss, lr.lr), (ax_err, lr.lr), (ax_gain, gain.gain)):
         ticks = sorted(set(values))
@@ -203,7 +255,8 @@ def draw(table: pd.DataFrame, options: dict):
     for ax in axes.flat:
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3, which="both")
-    fig.suptitle("Normalization: MLP 40-100-100-100-10 (ReLU, He) on 1000 MNIST-1D samples, "
-                 "plain SGD (mean over seeds, band: min-max)", fontsize=12)
+    fig.suptitle("Normalization: MLP 40-(100 x 6)-10 (ReLU, He) on 1000 MNIST-1D samples, "
+                 "plain SGD (mean over seeds, band: min-max)\nevery number in eval mode: "
+                 "BatchNorm with its running averages", fontsize=12)
     fig.tight_layout()
     return fig
