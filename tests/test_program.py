@@ -26,6 +26,9 @@ def test_a_diverging_trial_is_frozen_and_flagged_without_stopping_the_others(tmp
     assert frozen.nunique() == 1
     good_steps = pd.read_csv(tmp_path / "0" / "metrics.csv").step
     assert frozen.iloc[0] < good_steps.iloc[-1] == 5 * good_steps.iloc[1]
+    # Its net is the one it began the diverging epoch with: finite, not the NaN it reached.
+    with np.load(tmp_path / "1" / "params_final.npz") as params:
+        assert all(np.isfinite(params[name]).all() for name in params)
 
 
 def test_early_stopping_stops_and_restores_the_best_params(tmp_path):
