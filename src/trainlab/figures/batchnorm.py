@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from trainlab.config import batch_size_of
+from trainlab.figures import common
 from trainlab.figures.common import Check
 
 NORMS = ("none", "batchnorm", "layernorm")
@@ -23,8 +24,7 @@ def table(runs, options) -> pd.DataFrame:
     for run in runs:
         cfg = run.cfg
         last = run.metrics[run.metrics.epoch == run.metrics.epoch.max()]
-        per_seed = run.summary.get("per_seed", [run.summary])
-        for seed, summary in zip(run.summary["seeds"], per_seed, strict=True):
+        for seed, summary in common.seed_summaries(run):
             end = last[last.seed == seed].iloc[0]
             rows.append({
                 "sweep": run.arm.split("_", 1)[0], "arm": run.arm,

@@ -177,6 +177,12 @@ def runs_table(runs: list[Run]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def seed_summaries(run: Run) -> list[tuple[int, dict]]:
+    """(seed, that seed's summary) for each seed of a finished run (one seed: the summary)."""
+    return list(zip(run.summary["seeds"], run.summary.get("per_seed", [run.summary]),
+                    strict=True))
+
+
 def load_net(run: Run, which: str = "final") -> tuple[dict, dict]:
     """A run's params_<which>.npz as the (params, state) trainlab's model takes (for several
     seeds, the first seed's: that is what the run contract stores)."""

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from trainlab.config import batch_size_of
+from trainlab.figures import common
 from trainlab.figures.common import Check
 
 NORMS = ("batchnorm", "layernorm", "groupnorm")
@@ -27,8 +28,7 @@ def table(runs, options) -> pd.DataFrame:
     rows = []
     for run in runs:
         cfg = run.cfg
-        per_seed = run.summary.get("per_seed", [run.summary])
-        for seed, summary in zip(run.summary["seeds"], per_seed, strict=True):
+        for seed, summary in common.seed_summaries(run):
             rows.append({
                 "normalization": cfg.normalization.name,
                 "groups": getattr(cfg.normalization, "groups", np.nan),

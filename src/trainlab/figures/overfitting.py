@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from trainlab.data import load_dataset
+from trainlab.figures import common
 from trainlab.figures.common import Check, predict, runs_table
 from trainlab.figures.plots import band
 
@@ -32,8 +33,7 @@ def table(runs, options) -> pd.DataFrame:
     frame = runs_table(runs)[["arm", "seed", "epoch", "step", "train_loss", "train_acc",
                               "val_loss", "val_acc"]].copy()
     for run in runs:
-        per_seed = run.summary.get("per_seed", [run.summary])
-        for seed, summary in zip(run.summary["seeds"], per_seed, strict=True):
+        for seed, summary in common.seed_summaries(run):
             rows = (frame.arm == run.arm) & (frame.seed == seed)
             frame.loc[rows, "best_epoch"] = summary["best_epoch"]
             frame.loc[rows, "status"] = summary["status"]
