@@ -88,19 +88,11 @@ def _check_choices(cfg: Config) -> None:
 _warned: set[str] = set()  # deprecated keys already warned about (once a process: sweeps)
 
 
-def _moved(group: str, old: str, new: str) -> str:
-    message = f"{group}.{old} is deprecated: write {group}.{new}"
-    if (group, old) == ("optimizer", "weight_decay"):  # the name PyTorch uses for coupled L2
-        message += (" (the same decay, decoupled from the gradient; PyTorch's coupled "
-                    "weight_decay is regularizer=l2 regularizer.kappa=...)")
-    return message
-
-
 def renamed_keys(cfg: Config) -> Config:
     """``cfg`` with each deprecated key's value moved to its new name (a warning, once)."""
     for group in GROUPS:
         node = getattr(cfg, group)
-        for old, new in renamed_fields(type(node)):
+        for old, new, note in renamed_fields(type(node)):
             value = getattr(node, old)
             if value is None:
                 continue
@@ -109,7 +101,8 @@ def renamed_keys(cfg: Config) -> Config:
                                   f"set too: write only {group}.{new}")
             if old not in _warned:
                 _warned.add(old)
-                log.warning(_moved(group, old, new))
+                log.warning(f"{group}.{old} is deprecated: write {group}.{new}"
+                            + (f" ({note})" if note else ""))
             node = dataclasses.replace(node, **{old: None, new: value})
             cfg = dataclasses.replace(cfg, **{group: node})
     return cfg

@@ -53,17 +53,18 @@ def fraction(default: float, what: str = "a number") -> Any:
     return checked(default, lambda x: 0 <= x <= 1, f"{what} in [0, 1]")
 
 
-def renamed(new: str) -> Any:
+def renamed(new: str, note: str = "") -> Any:
     """A deprecated key, kept so old command lines and experiment files still work: unset
     (None) by default; a value given is moved to ``new`` (the group's key of that name) by
-    ``compose.validate``, with a warning."""
-    return dataclasses.field(default=None, metadata={"renamed_to": new})
+    ``compose.validate``, with a warning (and ``note``, why it was renamed)."""
+    return dataclasses.field(default=None, metadata={"renamed_to": new, "note": note})
 
 
-def renamed_fields(cls: type) -> tuple[tuple[str, str], ...]:
-    """(old, new) for every deprecated key of the dataclass ``cls``."""
-    return tuple((f.name, f.metadata["renamed_to"]) for f in dataclasses.fields(cls)
-                 if "renamed_to" in f.metadata)
+@functools.cache
+def renamed_fields(cls: type) -> tuple[tuple[str, str, str], ...]:
+    """(old, new, note) for every deprecated key of the dataclass ``cls``."""
+    return tuple((f.name, f.metadata["renamed_to"], f.metadata["note"])
+                 for f in dataclasses.fields(cls) if "renamed_to" in f.metadata)
 
 
 def one_of(*words: str) -> Any:

@@ -122,7 +122,9 @@ class Optimizer:
     # Decoupled from the gradient: w <- w - decoupled_decay * w after each step, not scaled by
     # lr. PyTorch's `weight_decay` couples (g += wd * w): that is regularizer=l2 here.
     decoupled_decay: float = non_negative(0.0)
-    weight_decay: float | None = renamed("decoupled_decay")  # its name until 2026-12
+    weight_decay: float | None = renamed(  # its name until 2026-12
+        "decoupled_decay", "the same decay, decoupled from the gradient; PyTorch's coupled "
+        "weight_decay is regularizer=l2 regularizer.kappa=...")
     clip_norm: float = non_negative(0.0, " (0: off)")  # clip the global gradient norm to this
 
     def check(self, cfg: Config) -> None:
