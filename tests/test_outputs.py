@@ -94,6 +94,7 @@ time.sleep(600)
 
 
 def test_the_lock_stops_a_second_holder_and_dies_with_the_first(tmp_path):
+    sweep_lock.release_all()  # an in-process sweep that failed before keeps its lock
     holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path)],
                               stdout=subprocess.PIPE, text=True)
     try:

@@ -10,6 +10,8 @@ sweep keeps). ``train_many``, the vectorized launcher and the figures all go thr
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import logging
 import time
@@ -24,6 +26,7 @@ import numpy as np
 from trainlab import calibrate, fingerprint, interrupt, records, trial_plan, trials
 from trainlab.config import Config, ConfigError, batch_size_of, static_signature, traced_values
 from trainlab.data import Dataset, load_dataset
+from trainlab.file_queue import FileQueue
 from trainlab.outcome import (
     Outcome,
     concat,
@@ -278,11 +281,13 @@ def chunks(group: GroupPlan) -> list[list[Job]]:
 def run(group: GroupPlan, *, progress: bool = True, label: str = "training",
         on_chunk: Callable[[list[Job], list[dict]], None] | None = None,
         on_error: Callable[[list[Job], Exception], None] | None = None,
-        resume: bool = False) -> list[dict]:
+        resume: bool = False, files: FileQueue | None = None) -> list[dict]:
     """Train the group's jobs, chunk by chunk, writing each job's files (where it has an
-    out_dir) as its chunk ends and calling ``on_chunk(jobs, summaries)``. Returns the
-    summaries of the jobs that finished, in the group's order. With ``on_error``, a chunk that
-    fails is handed to it and the next chunk runs; without, the error propagates. With
+    out_dir) as its chunk ends and calling ``on_chunk(jobs, summaries)`` once they are
+    whole. The files are written by ``files`` (one of its own if not given) while the next
+    chunk trains; run returns once every one is. Returns the summaries of the jobs that
+    finished, in the group's order. With ``on_error``, a chunk that fails is handed to it and
+    the next chunk runs; without, the error propagates. With
     ``checkpoint.every``, a chunk is saved as it trains; ``resume`` continues a chunk from
     its checkpoint, and a chunk's checkpoints go once its files are written."""
     program, mesh = group.program, group.mesh()
@@ -290,43 +295,48 @@ def run(group: GroupPlan, *, progress: bool = True, label: str = "training",
     n_devices = len(group.devices)
     size = -(-group.chunk // n_devices) * n_devices
     summaries = []
-    for jobs in _job_chunks(group.jobs, group.chunk):
-        values, seeds, owners = trial_values([job.cfg for job in jobs])
-        outcomes, keep, saves = [], [], []
-        try:
-            for start in range(0, len(seeds), size):
-                part = slice(start, start + size)
-                padded = pad_trials({k: v[part] for k, v in values.items()}, seeds[part], size)
-                saves.append(_checkpointing(program.cfg, jobs, start, size, resume))
-                outcomes.append(execute(program, *padded, group.data, progress=progress,
-                                        label=label, mesh=mesh, checkpoint=saves[-1]))
-                keep.append(len(seeds[part]))
-        except Exception as error:
-            if on_error is None:
-                raise
-            on_error(jobs, error)
-            continue
-        outcome = concat(outcomes, keep)
-        group.seconds["compile"] += outcome.compile_s
-        group.seconds["train"] += outcome.run_s
+    with contextlib.nullcontext(files) if files is not None else FileQueue() as files:
+        for jobs in _job_chunks(group.jobs, group.chunk):
+            values, seeds, owners = trial_values([job.cfg for job in jobs])
+            outcomes, keep, saves = [], [], []
+            try:
+                for start in range(0, len(seeds), size):
+                    part = slice(start, start + size)
+                    padded = pad_trials({k: v[part] for k, v in values.items()}, seeds[part],
+                                        size)
+                    saves.append(_checkpointing(program.cfg, jobs, start, size, resume))
+                    outcomes.append(execute(program, *padded, group.data, progress=progress,
+                                            label=label, mesh=mesh, checkpoint=saves[-1]))
+                    keep.append(len(seeds[part]))
+            except Exception as error:
+                if on_error is None:
+                    raise
+                on_error(jobs, error)
+                continue
+            outcome = concat(outcomes, keep)
+            group.seconds["compile"] += outcome.compile_s
+            group.seconds["train"] += outcome.run_s
+            writing = time.perf_counter()
+            done, tables = summarize_chunk(program, jobs, outcome, owners)
+            checkpoints = [save.path for save in saves if save is not None]
+            files.submit(write_chunk, program, jobs, outcome, owners, done, tables,
+                         checkpoints, then=None if on_chunk is None
+                         else functools.partial(on_chunk, jobs, done))
+            summaries += done
+            group.seconds["files"] += time.perf_counter() - writing
         writing = time.perf_counter()
-        done = finish(program, jobs, outcome, owners)
-        for save in filter(None, saves):  # the results are whole: nothing to resume
-            save.path.unlink(missing_ok=True)
-        group.seconds["files"] += time.perf_counter() - writing
-        if on_chunk is not None:
-            on_chunk(jobs, done)
-        summaries += done
+        files.wait()
+        group.seconds["files"] += time.perf_counter() - writing  # the last chunk's, waited for
     return summaries
 
 
-def finish(program: Program, jobs: list[Job], outcome: Outcome, owners: np.ndarray,
-           fields: list[dict] | None = None) -> list[dict]:
+def summarize_chunk(program: Program, jobs: list[Job], outcome: Outcome, owners: np.ndarray,
+                    fields: list[dict] | None = None) -> tuple[list[dict], list]:
     """Each job's summary from the outcome of its trials (trial t is job ``owners[t]``'s),
-    with ``fields[i]`` added to job i's (a halving rung, say), and its files written."""
-    together = one_table(program.cfg)  # the chunk's jobs share it: one static config
-    per_trial = trial_summaries(outcome) if together else None
-    done = []
+    with ``fields[i]`` added to job i's (a halving rung, say), and its metrics table (None
+    for all when the chunk's jobs write theirs from one table, ``one_table``)."""
+    per_trial = trial_summaries(outcome) if one_table(program.cfg) else None
+    done, tables = [], []
     for index, job in enumerate(jobs):
         rows = np.flatnonzero(owners == index)
         summary, table = summarize(job.cfg, outcome, rows, job.overrides, per_trial)
@@ -337,11 +347,32 @@ def finish(program: Program, jobs: list[Job], outcome: Outcome, owners: np.ndarr
             summary["wall_s"] *= share
             summary["compile_s"] *= share
             summary["group_size"] = len(jobs)
-        if job.out_dir is not None and not together:
-            write_job(Path(job.out_dir), job.cfg, outcome, int(rows[0]), summary, table)
         done.append(summary)
-    if together:
-        write_jobs(jobs, outcome, owners, done)
+        tables.append(table)
+    return done, tables
+
+
+def write_chunk(program: Program, jobs: list[Job], outcome: Outcome, owners: np.ndarray,
+                summaries: list[dict], tables: list, checkpoints: list[Path] = ()) -> None:
+    """The files of the chunk's jobs that have an out_dir; then its checkpoints go, since
+    nothing is left to resume."""
+    if one_table(program.cfg):  # the chunk's jobs share it: one static config
+        write_jobs(jobs, outcome, owners, summaries)
+    else:
+        for index, (job, summary, table) in enumerate(zip(jobs, summaries, tables,
+                                                          strict=True)):
+            if job.out_dir is not None:
+                first = int(np.flatnonzero(owners == index)[0])
+                write_job(Path(job.out_dir), job.cfg, outcome, first, summary, table)
+    for path in checkpoints:
+        path.unlink(missing_ok=True)
+
+
+def finish(program: Program, jobs: list[Job], outcome: Outcome, owners: np.ndarray,
+           fields: list[dict] | None = None) -> list[dict]:
+    """Each job's summary (summarize_chunk), its files written before it returns."""
+    done, tables = summarize_chunk(program, jobs, outcome, owners, fields)
+    write_chunk(program, jobs, outcome, owners, done, tables)
     return done
 
 

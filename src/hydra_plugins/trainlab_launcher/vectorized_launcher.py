@@ -48,6 +48,7 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from trainlab import outputs, sweep_lock
+from trainlab.file_queue import FileQueue
 
 from .job_configs import JobConfigs
 
@@ -164,20 +165,17 @@ class VectorizedLauncher(Launcher):
                   "derived from them")
         return jobs
 
-    def _start(self, job: _Job) -> None:
+    def _start(self, job: _Job, files: FileQueue) -> None:
         """What Hydra's run_job does before calling the app: the job directory, ``.hydra/``,
-        and the callbacks' on_job_start."""
+        and the callbacks' on_job_start. A derived job's mark and .hydra files (no callback
+        wants its config) are left to ``files``, written while the sweep compiles."""
         assert self.hydra_context is not None and self.config is not None
         job.out_dir.mkdir(parents=True, exist_ok=True)
         outputs.clear_results(job.out_dir)  # another config's results, a killed write's temporaries
-        sweep_lock.mark_job(self._sweep_dir, job.out_dir)  # one of this sweep's
-        if job.files is not None:  # derived: no callback wants its config
-            if self._output_subdir is not None:
-                hydra_dir = job.out_dir / str(self._output_subdir)
-                hydra_dir.mkdir(exist_ok=True)
-                for name, text in job.files.items():
-                    (hydra_dir / name).write_text(text, encoding="utf-8")
+        if job.files is not None:
+            files.submit(self._write_derived, job)
             return
+        sweep_lock.mark_job(self._sweep_dir, job.out_dir)  # one of this sweep's
         HydraConfig.instance().cfg = job.hydra_cfg  # what set_config(job.config) gave
         if job.config.hydra.output_subdir is not None:
             hydra_dir = job.out_dir / str(job.config.hydra.output_subdir)
@@ -187,6 +185,14 @@ class VectorizedLauncher(Launcher):
             _save_yaml(job.config.hydra.overrides.task, hydra_dir / "overrides.yaml")
         self.hydra_context.callbacks.on_job_start(config=job.config,
                                                   task_function=self.task_function)
+
+    def _write_derived(self, job: _Job) -> None:
+        sweep_lock.mark_job(self._sweep_dir, job.out_dir)  # one of this sweep's
+        if self._output_subdir is not None:
+            hydra_dir = job.out_dir / str(self._output_subdir)
+            hydra_dir.mkdir(exist_ok=True)
+            for name, text in job.files.items():
+                (hydra_dir / name).write_text(text, encoding="utf-8")
 
     def _finish(self, job: _Job, value: Any, failed: bool = False) -> None:
         assert self.hydra_context is not None and self.config is not None
@@ -283,9 +289,6 @@ class VectorizedLauncher(Launcher):
                     devices=jax.devices() if self.shard else jax.devices()[:1])
         except ConfigError as error:
             _fail(str(error))
-        with self._phase("start"):
-            for job in todo:
-                self._start(job)
 
         def finish(chunk: list, summaries: list[dict]) -> None:
             for done, summary in zip(chunk, summaries, strict=True):
@@ -299,33 +302,38 @@ class VectorizedLauncher(Launcher):
                 self._finish(owner[id(failed)], error, failed=True)
             advance(sum(j.cfg.seeds for j in chunk))
 
-        with _progress(sum(job.cfg.seeds for job in todo)) as advance:
-            if self.executor == "submitit":
-                self._submit(groups, finish, fail)
-                return
-            for number, group in enumerate(groups, start=1):
-                start = time.perf_counter()
-                advance.group(number, len(groups), len(plan.chunks(group)))
-                with self._phase("run"):
-                    if self.search is None:
-                        plan.run(group, progress=False, on_chunk=finish, on_error=fail,
-                                 resume=self.resume)
-                    else:
-                        store = Path(str(self.config.hydra.sweep.dir)) / ".trainlab"
-                        finished = {i for i, j in enumerate(group.jobs)
-                                    if id(owner[id(j)]) not in unfinished}
-                        self.search.run(group, store=store, on_chunk=finish,
-                                        finished=finished)
-                for name, seconds in group.seconds.items():
-                    self.seconds[name] = self.seconds.get(name, 0.0) + seconds
-                compile_s, run_s, n = group.seconds["compile"], group.seconds["train"], \
-                    group.n_trials
-                log.info(
-                    f"group {number}/{len(groups)}: {len(group.jobs)} jobs, {n} trials in "
-                    f"chunks of {group.chunk} on {len(group.devices)} "
-                    f"{group.devices[0].platform} device(s) ({group.reason}): compile "
-                    f"{compile_s:.1f} s, run {run_s:.1f} s ({run_s / n:.3f} s a trial), "
-                    f"{time.perf_counter() - start:.1f} s in all")
+        with FileQueue() as files:
+            with self._phase("start"):
+                for job in todo:
+                    self._start(job, files)
+            with _progress(sum(job.cfg.seeds for job in todo)) as advance:
+                if self.executor == "submitit":
+                    self._submit(groups, finish, fail)
+                    return
+                for number, group in enumerate(groups, start=1):
+                    start = time.perf_counter()
+                    advance.group(number, len(groups), len(plan.chunks(group)))
+                    with self._phase("run"):
+                        if self.search is None:
+                            plan.run(group, progress=False, on_chunk=finish, on_error=fail,
+                                     resume=self.resume, files=files)
+                        else:
+                            files.wait()  # the search writes its own files
+                            store = Path(str(self.config.hydra.sweep.dir)) / ".trainlab"
+                            finished = {i for i, j in enumerate(group.jobs)
+                                        if id(owner[id(j)]) not in unfinished}
+                            self.search.run(group, store=store, on_chunk=finish,
+                                            finished=finished)
+                    for name, seconds in group.seconds.items():
+                        self.seconds[name] = self.seconds.get(name, 0.0) + seconds
+                    compile_s, run_s, n = group.seconds["compile"], group.seconds["train"], \
+                        group.n_trials
+                    log.info(
+                        f"group {number}/{len(groups)}: {len(group.jobs)} jobs, {n} trials in "
+                        f"chunks of {group.chunk} on {len(group.devices)} "
+                        f"{group.devices[0].platform} device(s) ({group.reason}): compile "
+                        f"{compile_s:.1f} s, run {run_s:.1f} s ({run_s / n:.3f} s a trial), "
+                        f"{time.perf_counter() - start:.1f} s in all")
 
     def _submit(self, groups: list, finish, fail) -> None:
         """executor=submitit: every chunk of every group one submitit job; each chunk's jobs
