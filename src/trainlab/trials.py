@@ -18,7 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from trainlab import interrupt, report
@@ -76,14 +75,17 @@ class Trials:
     def __init__(self, program: Program, values: dict, seeds, data: dict, *,
                  mesh: jax.sharding.Mesh | None = None, state: State | None = None):
         self.program, self.mesh = program, mesh
-        self.values = {k: jnp.asarray(v, program.cfg.dtype) for k, v in values.items()}
-        self.seeds = jnp.asarray(seeds, jnp.int32)
+        # One transfer of them all (jnp.asarray would be an eager op per value, per chunk).
+        inputs = ({k: np.asarray(v, program.cfg.dtype) for k, v in values.items()},
+                  np.asarray(seeds, np.int32))
         self.data = data
         if mesh is not None:
             spec = jax.sharding.PartitionSpec
             trials = jax.sharding.NamedSharding(mesh, spec(mesh.axis_names[0]))
-            self.values, self.seeds = jax.device_put((self.values, self.seeds), trials)
+            self.values, self.seeds = jax.device_put(inputs, trials)
             self.data = jax.device_put(data, jax.sharding.NamedSharding(mesh, spec()))
+        else:
+            self.values, self.seeds = jax.device_put(inputs)
         start = time.perf_counter()
         with report.compiling():  # a run's status line, a sweep's bar say so
             self.compiled = program.compile(self.values, self.seeds, self.data)
@@ -98,7 +100,7 @@ class Trials:
             self.init = _host(self.carry.net)
             self.epoch = 0
             self.carry, row = self.compiled.evaluate(self.values, self.seeds, self.carry,
-                                                     jnp.int32(0), self.compiled.no_running,
+                                                     np.int32(0), self.compiled.no_running,
                                                      self.data)
             self.rows, self.elapsed = [row], [time.perf_counter() - self.start]
             self.run_s = self.elapsed[0]
@@ -127,9 +129,9 @@ class Trials:
             for epoch in range(self.epoch + 1, until + 1):
                 interrupt.at_epoch(epoch, self.program.cfg.epochs)  # what Ctrl-C reports
                 self.carry, running = self.compiled.train(self.values, self.seeds, self.carry,
-                                                          jnp.int32(epoch), self.data)
+                                                          np.int32(epoch), self.data)
                 self.carry, row = self.compiled.evaluate(self.values, self.seeds, self.carry,
-                                                         jnp.int32(epoch), running, self.data)
+                                                         np.int32(epoch), running, self.data)
                 self.rows.append(row)
                 # Waiting for each epoch costs one dispatch latency, and gives time_s.
                 jax.block_until_ready(row["train_loss"])

@@ -193,6 +193,7 @@ class VectorizedLauncher(Launcher):
             hydra_dir.mkdir(exist_ok=True)
             for name, text in job.files.items():
                 (hydra_dir / name).write_text(text, encoding="utf-8")
+        job.files = {}  # written: a 10,000-job sweep need not keep 30,000 YAML texts
 
     def _finish(self, job: _Job, value: Any, failed: bool = False) -> None:
         assert self.hydra_context is not None and self.config is not None
@@ -200,7 +201,7 @@ class VectorizedLauncher(Launcher):
             overrides=list(job.overrides),
             cfg=job.task_cfg,  # None for a derived job (no callback asked for it)
             hydra_cfg=job.hydra_cfg,
-            working_dir=str(job.out_dir) if self._chdir else os.getcwd(),
+            working_dir=str(job.out_dir) if self._chdir else self._cwd,
             task_name=self._task_name,
             status=JobStatus.FAILED if failed else JobStatus.COMPLETED,
         )
@@ -225,6 +226,7 @@ class VectorizedLauncher(Launcher):
         self._sweep_dir = str(self.config.hydra.sweep.dir)
         self._output_subdir = self.config.hydra.output_subdir
         self._chdir = bool(self.config.hydra.job.chdir)
+        self._cwd = os.getcwd()  # a system call, slow on some machines
         before = HydraConfig.instance().cfg
         self._task_name = JobRuntime.instance().get("name")
         self.seconds = {}  # where launch's time went, by phase (logged at its end)
