@@ -9,8 +9,9 @@ jobs, the resume check, planning, the .hydra files, compiling, training, writing
 results); the summary callback logs the time of summary.csv. Printed per sweep: wall
 time of the whole command, start-up (imports, Hydra's
 first compose: the wall time outside the launcher and the callback), compile, training, the
-bookkeeping left (launcher and callback time minus compile and training), that per job, and
-the process's peak RSS. The first sweep compiles from an empty cache; the others reuse it, as
+bookkeeping left (launcher and callback time minus compile and training), that per job and
+per job more than the sweep before (the marginal cost, without what every sweep pays once),
+and the process's peak RSS. The first sweep compiles from an empty cache; the others reuse it, as
 a user's second sweep does.
 """
 
@@ -59,13 +60,14 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--html", action="store_true", help="also write report.html")
     args = parser.parse_args()
-    console = Console(width=150)
+    console = Console(width=175)
     table = Table(title=f"bench_scale: random lr sweeps of moons 2-16-16-2, {args.epochs} "
                         "epochs a job (seconds; a fresh process each)")
     for column in ("jobs", "wall", "start-up", "compile", "training", "bookkeeping",
-                   "per job ms", "of which: jobs", "plan", ".hydra", "results", "summary.csv",
-                   "peak RSS MB"):
+                   "per job ms", "marginal ms", "of which: jobs", "plan", ".hydra", "results",
+                   "summary.csv", "peak RSS MB"):
         table.add_column(column, justify="right")
+    previous = None  # (jobs, bookkeeping) of the sweep before
     with tempfile.TemporaryDirectory() as root:
         for n in [int(x) for x in args.jobs.split(",")]:
             r = sweep(n, args.epochs, Path(root) / f"sweep{n}", args.html)
@@ -74,11 +76,17 @@ def main() -> None:
             bookkeeping = busy - t["compile"] - t["train"]
             table.add_row(str(n), f"{r['wall']:.1f}", f"{r['wall'] - busy:.1f}",
                           f"{t['compile']:.1f}", f"{t['train']:.1f}", f"{bookkeeping:.2f}",
-                          f"{bookkeeping / n * 1e3:.2f}", f"{t['jobs']:.2f}", f"{t['plan']:.2f}",
+                          f"{bookkeeping / n * 1e3:.2f}",
+                          "" if previous is None or n <= previous[0] else
+                          f"{(bookkeeping - previous[1]) / (n - previous[0]) * 1e3:.2f}",
+                          f"{t['jobs']:.2f}", f"{t['plan']:.2f}",
                           f"{t['start']:.2f}", f"{t['files']:.2f}", f"{r['summary']:.2f}",
                           f"{r['rss_mb']:.0f}")
             console.print(f"{n} jobs: {r['wall']:.1f} s", highlight=False)
+            previous = (n, bookkeeping)
     console.print(table)
+    console.print("marginal: the bookkeeping a job more costs, from the sweep above it (what "
+                  "is left is fixed: loading the data, Hydra's first compose)", highlight=False)
 
 
 if __name__ == "__main__":
