@@ -5,7 +5,10 @@ batch 128, 10 epochs = 310 steps; 3 * 2 * 310 * 128 * (40*256 + 256*256 + 256*10
 of matmuls (forward 1x, backward 2x). Each contender runs ``--repeats`` times; the table shows
 the best run (noise here is 15-40% between runs, so only the ratios within one run mean much).
 
-    python benchmarks/bench_train.py [--epochs 10] [--repeats 3]
+    python benchmarks/bench_train.py [--epochs 10] [--repeats 3] [--compile-cache]
+
+The compile column is a cold compile for every row: JAX's persistent cache, which trainlab
+turns on and which would otherwise serve the hand-written loops too, is off unless asked for.
 """
 
 from __future__ import annotations
@@ -175,7 +178,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--compile-cache", action="store_true",
+                        help="let trainlab load compiled programs from its disk cache")
     args = parser.parse_args()
+    if not args.compile_cache:  # every compile column is then a cold compile, side by side
+        jax.config.update("jax_enable_compilation_cache", False)
 
     data = load_dataset(compose(["data.val_fraction=0"]).data, "float32")
     x, y = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
@@ -206,8 +213,8 @@ def main() -> None:
 
     base = results["trainlab, train_metrics=running"][1]
     table = Table(title="workload W: MLP 40-256-256-10, MNIST-1D, batch 128",
-                  caption="trainlab keeps compiled programs on disk: its second row reuses "
-                          "the executables the first one shares with it (init, final)")
+                  caption="compile: cold, every row from scratch (the disk cache is off; "
+                          "--compile-cache turns it on, as trainlab has it)")
     for column in ("contender", "compile s", "run s (best)", "steps/s", "GFLOP/s", "% peak",
                    "time / trainlab's"):
         table.add_column(column, justify="right" if column != "contender" else "left")
