@@ -104,3 +104,23 @@ def test_param_average_is_the_ema_of_the_weights_over_steps(tmp_path):
         for name in w0.files:
             np.testing.assert_allclose(average[name], 0.25 * w0[name] + 0.75 * w1[name],
                                        rtol=1e-12)
+
+
+def test_init_looped_over_trials_draws_what_the_vmapped_init_draws():
+    import jax
+
+    from trainlab import plan
+
+    cfg = compose([*SMALL, "model.widths=[32,32]", "optimizer=adam"])
+    [group] = plan.plan([Job(cfg)] * 3, chunk_size=3)
+    values, seeds, _ = plan.trial_values([cfg] * 3)
+    values = jax.device_put({k: np.asarray(v, np.float32) for k, v in values.items()})
+    seeds = jax.device_put(np.asarray(seeds, np.int32) + np.arange(3, dtype=np.int32))
+    looped = group.program.init(values, seeds, group.data)
+    vmapped = group.program.init_spread(values, seeds, group.data)
+    leaves = jax.tree_util.tree_leaves(looped)
+    assert len(leaves) == len(jax.tree_util.tree_leaves(vmapped))
+    for a, b in zip(leaves, jax.tree_util.tree_leaves(vmapped), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    weights = np.asarray(looped.net.params["layers"][0]["w"])
+    assert not np.array_equal(weights[0], weights[1])  # each trial its own seed
