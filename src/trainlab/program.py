@@ -79,7 +79,7 @@ def over_trials(fn, in_axes: tuple):
 
 def each_trial(fn, in_axes: tuple):
     """``fn`` of one trial, looped over the leading trial axis (lax.map) rather than vmapped:
-    one trial's program, compiled once whatever the number of trials."""
+    one trial's program in a loop, whose compile does not grow with the number of trials."""
     def call(*args):
         if args[1].shape[0] == 1:
             return over_trials(fn, in_axes)(*args)
