@@ -10,20 +10,20 @@ config always gives the same arrays.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
-import os
 import random
-import tempfile
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 
 from trainlab import images
 from trainlab.config import ConfigError, Data
-from trainlab.records import cache_dir
+from trainlab.records import cache_dir, cached_arrays
 
 CLASSIFICATION, REGRESSION, SURFACE = "classification", "regression", "surface"
 DTYPES = ("float32", "float64")
@@ -111,39 +111,40 @@ def _classification(
 # --------------------------------------------------------------------------------- builders
 def _mnist1d_arrays() -> dict[str, np.ndarray]:
     """The canonical MNIST-1D arrays, generated once and cached as .npz (never pickle)."""
-    folder = cache_dir()
-    path = folder / "mnist1d.npz"
-    names = ("x", "y", "x_test", "y_test")
-    if path.is_file():
+
+    def build() -> dict[str, np.ndarray]:
+        # Imported here, only when asked for: it is slow to import and most runs never need it.
+        from mnist1d.data import get_dataset_args, make_dataset
+
+        # make_dataset reseeds the global RNGs; give the caller its random state back.
+        np_state, py_state = np.random.get_state(), random.getstate()
         try:
-            with np.load(path, allow_pickle=False) as f:
-                return {k: f[k] for k in names}
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-            path.unlink(missing_ok=True)  # damaged: build it again
+            made = make_dataset(get_dataset_args())
+        finally:
+            np.random.set_state(np_state)
+            random.setstate(py_state)
+        return {k: np.asarray(made[k]) for k in ("x", "y", "x_test", "y_test")}
 
-    # Imported here, only when asked for: it is slow to import and most runs never need it.
-    from mnist1d.data import get_dataset_args, make_dataset
+    return cached_arrays(cache_dir() / "mnist1d.npz", ("x", "y", "x_test", "y_test"), build)
 
-    # make_dataset reseeds the global RNGs; give the caller its random state back.
-    np_state, py_state = np.random.get_state(), random.getstate()
-    try:
-        made = make_dataset(get_dataset_args())
-    finally:
-        np.random.set_state(np_state)
-        random.setstate(py_state)
-    arrays = {k: np.asarray(made[k]) for k in names}
 
-    # Atomic: a concurrent reader sees either no file or a whole one.
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".mnist1d-", suffix=".npz.tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return arrays
+def _from_sklearn(function: str, **kwargs) -> tuple[np.ndarray, np.ndarray]:
+    """``sklearn.datasets.<function>(**kwargs)``'s (x, y), cached under a name that hashes the
+    call and the versions of scikit-learn and numpy: importing sklearn takes a second or more,
+    which every run on moons, circles, blobs or digits paid before its first step."""
+    call = repr((function, sorted(kwargs.items()), metadata.version("scikit-learn"),
+                 np.__version__))
+    digest = hashlib.sha256(call.encode()).hexdigest()[:16]
+    path = cache_dir() / f"sklearn-{function}-{digest}.npz"
+
+    def build() -> dict[str, np.ndarray]:
+        import sklearn.datasets
+
+        x, y = getattr(sklearn.datasets, function)(**kwargs)
+        return {"x": x, "y": y}
+
+    arrays = cached_arrays(path, ("x", "y"), build)
+    return arrays["x"], arrays["y"]
 
 
 def _mnist1d(cfg: Data) -> Dataset:
@@ -172,9 +173,7 @@ def _fashion_mnist(cfg: Data) -> Dataset:
 
 
 def _digits(cfg: Data) -> Dataset:
-    from sklearn.datasets import load_digits
-
-    x, y = load_digits(return_X_y=True)
+    x, y = _from_sklearn("load_digits", return_X_y=True)
     return _classification(cfg, x / 16.0, y, cfg.test_fraction, 10)  # pixels are 0..16
 
 
@@ -187,28 +186,22 @@ def _xor(cfg: Data) -> Dataset:
 
 
 def _moons(cfg: Data) -> Dataset:
-    from sklearn.datasets import make_moons
-
-    x, y = make_moons(cfg.n_samples, noise=cfg.noise, random_state=cfg.seed)
+    x, y = _from_sklearn("make_moons", n_samples=cfg.n_samples, noise=cfg.noise,
+                         random_state=cfg.seed)
     return _classification(cfg, x, y, cfg.test_fraction, 2)
 
 
 def _circles(cfg: Data) -> Dataset:
-    from sklearn.datasets import make_circles
-
     if not 0 < cfg.factor < 1:  # sklearn refuses factor=1, which the generic check allows
         raise ConfigError(f"data.factor={cfg.factor}: must be a number in (0, 1)")
-    x, y = make_circles(cfg.n_samples, noise=cfg.noise, factor=cfg.factor, random_state=cfg.seed)
+    x, y = _from_sklearn("make_circles", n_samples=cfg.n_samples, noise=cfg.noise,
+                         factor=cfg.factor, random_state=cfg.seed)
     return _classification(cfg, x, y, cfg.test_fraction, 2)
 
 
 def _blobs(cfg: Data) -> Dataset:
-    from sklearn.datasets import make_blobs
-
-    x, y = make_blobs(
-        cfg.n_samples, n_features=cfg.n_features, centers=cfg.n_classes,
-        cluster_std=cfg.noise, random_state=cfg.seed,
-    )
+    x, y = _from_sklearn("make_blobs", n_samples=cfg.n_samples, n_features=cfg.n_features,
+                         centers=cfg.n_classes, cluster_std=cfg.noise, random_state=cfg.seed)
     return _classification(cfg, x, y, cfg.test_fraction, cfg.n_classes)
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,7 +25,7 @@ import numpy as np
 from trainlab.config import ConfigError
 from trainlab.datasets import FashionMnist
 from trainlab.idx import IdxError, read_idx
-from trainlab.records import cache_dir, write_npz
+from trainlab.records import cache_dir, cached_arrays
 
 N_CLASSES = 10
 FASHION_DEBIAN_DIR = FashionMnist.path  # where Debian's dataset-fashion-mnist puts them
@@ -57,18 +56,8 @@ def _identity(files: list[Path]) -> str:
 
 def cached(name: str, sources: list[Path], names: tuple[str, ...],
            build: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """``build()``'s arrays, from the cache file keyed on ``sources`` when it holds them whole
-    (a damaged one is built again), else built and written atomically."""
-    path = cache_dir() / f"{name}-{_identity(sources)}.npz"
-    if path.is_file():
-        try:
-            with np.load(path, allow_pickle=False) as f:
-                return {k: f[k] for k in names}
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-            path.unlink(missing_ok=True)
-    arrays = build()
-    write_npz(arrays, path)  # atomic: a concurrent reader sees no file or a whole one
-    return arrays
+    """``build()``'s arrays, cached under a name keyed on ``sources``."""
+    return cached_arrays(cache_dir() / f"{name}-{_identity(sources)}.npz", names, build)
 
 
 # ---------------------------------------------------------------------------------- MNIST

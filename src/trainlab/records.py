@@ -15,6 +15,7 @@ import os
 import re
 import secrets
 import tempfile
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -106,6 +107,22 @@ def write_npz(arrays: dict[str, np.ndarray], path: Path) -> None:
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     write_text(buffer.getvalue(), path)
+
+
+def cached_arrays(path: Path, names: tuple[str, ...],
+                  build: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """The arrays ``names`` from the cache file ``path`` when it holds them whole, else
+    ``build()``'s, written there atomically (a concurrent reader sees no file or a whole one;
+    a damaged file is built again)."""
+    if path.is_file():
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                return {k: f[k] for k in names}
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+            path.unlink(missing_ok=True)
+    arrays = build()
+    write_npz(arrays, path)
+    return arrays
 
 
 def json_safe(value: Any) -> Any:
