@@ -106,6 +106,28 @@ def test_param_average_is_the_ema_of_the_weights_over_steps(tmp_path):
                                        rtol=1e-12)
 
 
+@pytest.mark.parametrize("overrides", [
+    ["init=he_normal"], ["init=orthogonal", "optimizer=momentum"],
+    ["init=xavier_uniform", "normalization=batchnorm", "param_average=0.99"],
+], ids=["he_normal", "orthogonal", "batchnorm"])
+def test_init_compiled_for_a_quick_compile_draws_what_the_default_compile_draws(overrides):
+    import jax
+
+    from trainlab import plan, program
+
+    cfg = compose([*SMALL, "model.widths=[32,32]", *overrides])
+    [group] = plan.plan([Job(cfg)] * 2, chunk_size=2)
+    values, seeds, _ = plan.trial_values([cfg] * 2)
+    values = jax.device_put({k: np.asarray(v, np.float32) for k, v in values.items()})
+    seeds = jax.device_put(np.asarray(seeds, np.int32) + np.arange(2, dtype=np.int32))
+    lowered = group.program.init.lower(values, seeds, group.data)
+    quick = lowered.compile(program.INIT_COMPILER_OPTIONS)(values, seeds, group.data)
+    default = lowered.compile()(values, seeds, group.data)
+    for a, b in zip(jax.tree_util.tree_leaves(quick), jax.tree_util.tree_leaves(default),
+                    strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
 def test_init_looped_over_trials_draws_what_the_vmapped_init_draws():
     import jax
 
