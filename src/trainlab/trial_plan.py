@@ -5,13 +5,14 @@ is split.
 A call of k vmapped trials does k times the work of one. That pays while one trial's step is
 too small to keep the device busy (the time goes to dispatch, loop and threading overhead) and
 costs once it is not (the wider program compiles longer, k trials' state leaves the cache).
-Measured on this project's 2-core CPU (``bench_sweep.py --chunks``: 16 trials, medians of 3
-interleaved rounds on a loaded machine; run time per trial relative to one trial per call):
+Measured on this project's 2-core CPU (``bench_sweep.py --chunks``: 16 trials, 3 epochs,
+medians of 3 interleaved rounds, 2026-12-01 with init's quick compile; run time per trial
+relative to one trial per call):
 
   trials per call                   1      2      4      8     16    compile s, 1 -> 16
-  W: 40-256-256-10, b128 (61 MF)   1.00   0.67   0.87   0.82   1.29   7.2 -> 14.4
-  40-64-10, b128 (2.5 MF)          1.00   0.45   0.71   0.62   0.64   9.9 -> 19.5
-  moons 2-16-16-2, b32 (0.07 MF)   1.00   0.09   0.07   0.05   0.06   8.8 ->  9.7
+  W: 40-256-256-10, b128 (61 MF)   1.00   0.95   0.92   0.93   0.93   2.6 -> 3.8
+  40-64-10, b128 (2.5 MF)          1.00   0.87   0.72   0.68   0.65   3.0 -> 4.1
+  moons 2-16-16-2, b32 (0.07 MF)   1.00   0.51   0.31   0.26   0.24   3.5 -> 4.2
 
 and by calibrate.py (``hydra.launcher.chunk_size=measure``; one training epoch a size, the
 same machine under load, 2026-12-01), ms a trial-epoch:
@@ -19,17 +20,21 @@ same machine under load, 2026-12-01), ms a trial-epoch:
   trials per call                   1      2      4      8     16     32
   moons 2-16-16-2, b128 (0.27 MF)  0.94   0.51   0.38   0.28   0.33   0.32
 
+W's whole 64-trial sweep (``train -m``, 10 epochs, cold compile, 3 interleaved rounds), run
+seconds: 2 a call 13.0, 17.3, 15.9; 4 a call 13.7, 15.6, 16.8; 8 a call 12.1, 13.1, 16.0;
+16 a call 14.2, 16.2, 16.4.
+
 One trial per call is never best on a CPU (XLA hands a lone small matmul to multi-threaded
-Eigen, whose overhead dwarfs it; a batched one runs in one loop), two are best down to a few
-MFLOP a step, and only tiny models gain from more - and a call also costs a fixed few ms of
-dispatch and transfers each epoch, which more trials a call share. On a GPU a small MLP's step
-leaves most of the device idle: as many trials as memory allows share a call. Hence, per
-platform: at least ``fewest`` trials a call, more until a call's step does ``step_flops`` of
-work, at most ``most``. On this CPU, 2 MFLOP gives 2 for W and the 2.5 MFLOP net (the fastest
-measured) and 8 for the 0.27 MFLOP one (the fastest); for the 0.07 MFLOP one it gives 22-30,
-beyond the 16 measured, where the per-call cost favours more (tests/test_sweep_plan.py holds
-the rule to these rows). ``chunk_size=measure`` measures instead (calibrate.py), cached per
-device and model size: for a new machine, a GPU, or a model unlike these.
+Eigen, whose overhead dwarfs it; a batched one runs in one loop), and a call also costs a
+fixed few ms of dispatch and transfers each epoch, which more trials a call share. From 8 a
+call the curves are flat within a few percent for every size measured, while compile keeps
+growing with the width. On a GPU a small MLP's step leaves most of the device idle: as many
+trials as memory allows share a call. Hence, per platform: at least ``fewest`` trials a call,
+more until a call's step does ``step_flops`` of work, at most ``most``. On this CPU that is 8
+for W, the 2.5 MFLOP net and the 0.27 MFLOP one (each within 5% of the fastest measured), and
+22-30 for the 0.07 MFLOP one (tests/test_sweep_plan.py holds the rule to these rows).
+``chunk_size=measure`` measures instead (calibrate.py), cached per device and model size: for
+a new machine, a GPU, or a model unlike these.
 
 The memory bound comes last: a chunk's estimated footprint must fit in ``memory_fraction`` of
 the devices' memory, whatever was asked.
@@ -55,7 +60,7 @@ class Rule:
     step_flops: float  # the work of one step (all trials of the call) that keeps it busy
 
 
-RULES = {"cpu": Rule(2, 64, 2e6), "gpu": Rule(1, None, 5e10), "tpu": Rule(1, None, 5e10)}
+RULES = {"cpu": Rule(8, 64, 2e6), "gpu": Rule(1, None, 5e10), "tpu": Rule(1, None, 5e10)}
 MOST_MEASURED = 1024  # the largest chunk calibrate.py tries
 
 
