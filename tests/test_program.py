@@ -146,3 +146,23 @@ def test_init_looped_over_trials_draws_what_the_vmapped_init_draws():
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     weights = np.asarray(looped.net.params["layers"][0]["w"])
     assert not np.array_equal(weights[0], weights[1])  # each trial its own seed
+
+
+def test_the_compile_cache_keeps_programs_of_a_fifth_of_a_second_unless_told(monkeypatch):
+    import jax
+
+    from trainlab import plan
+
+    name = "jax_persistent_cache_min_compile_time_secs"
+    before = getattr(jax.config, name)
+    try:
+        for env, kept in ((None, 0.2), ("1.0", 1.0)):  # JAX's own default is 1 s
+            jax.config.update(name, 1.0)
+            if env is None:
+                monkeypatch.delenv("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", raising=False)
+            else:
+                monkeypatch.setenv("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", env)
+            plan.use_compilation_cache()
+            assert getattr(jax.config, name) == kept
+    finally:
+        jax.config.update(name, before)

@@ -14,6 +14,7 @@ import contextlib
 import functools
 import json
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -89,9 +90,12 @@ def use_dtype(dtype: str) -> None:
 
 def use_compilation_cache() -> None:
     """Keep compiled programs on disk (beside the dataset cache), so that a later process
-    running the same shapes - a rerun, a figure, a test - loads instead of compiling."""
+    running the same shapes - a rerun, a figure, a test - loads instead of compiling. Programs
+    that compile in 0.2 s or more are kept (JAX's default, 1 s, would miss init), unless the
+    user set that threshold."""
     if jax.config.jax_compilation_cache_dir is None:
         jax.config.update("jax_compilation_cache_dir", str(records.cache_dir() / "jax"))
+    if "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS" not in os.environ:
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
 
 
