@@ -81,6 +81,15 @@ class GroupPlan:
             return None
         return jax.sharding.Mesh(np.array(self.devices), ("trials",))
 
+    @contextlib.contextmanager
+    def timed(self, phase: str):
+        """Add the time the block takes to ``seconds[phase]``."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[phase] += time.perf_counter() - start
+
 
 # --------------------------------------------------------------------------- set-up
 def use_dtype(dtype: str) -> None:
@@ -320,17 +329,15 @@ def run(group: GroupPlan, *, progress: bool = True, label: str = "training",
             outcome = concat(outcomes, keep)
             group.seconds["compile"] += outcome.compile_s
             group.seconds["train"] += outcome.run_s
-            writing = time.perf_counter()
-            done, tables = summarize_chunk(program, jobs, outcome, owners)
-            checkpoints = [save.path for save in saves if save is not None]
-            files.submit(write_chunk, program, jobs, outcome, owners, done, tables,
-                         checkpoints, then=None if on_chunk is None
-                         else functools.partial(on_chunk, jobs, done))
+            with group.timed("files"):
+                done, tables = summarize_chunk(program, jobs, outcome, owners)
+                checkpoints = [save.path for save in saves if save is not None]
+                files.submit(write_chunk, program, jobs, outcome, owners, done, tables,
+                             checkpoints, then=None if on_chunk is None
+                             else functools.partial(on_chunk, jobs, done))
             summaries += done
-            group.seconds["files"] += time.perf_counter() - writing
-        writing = time.perf_counter()
-        files.wait()
-        group.seconds["files"] += time.perf_counter() - writing  # the last chunk's, waited for
+        with group.timed("files"):  # the last chunk's, waited for
+            files.wait()
     return summaries
 
 

@@ -86,9 +86,11 @@ def over_trials(fn, in_axes: tuple):
 def each_trial(fn, in_axes: tuple):
     """``fn`` of one trial, looped over the leading trial axis (lax.map) rather than vmapped:
     one trial's program in a loop, whose compile does not grow with the number of trials."""
+    one_trial = over_trials(fn, in_axes)
+
     def call(*args):
         if args[1].shape[0] == 1:
-            return over_trials(fn, in_axes)(*args)
+            return one_trial(*args)
         mapped = [arg for arg, axis in zip(args, in_axes, strict=True) if axis == 0]
 
         def one(trial):
