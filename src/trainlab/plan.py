@@ -15,7 +15,6 @@ import functools
 import json
 import logging
 import os
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -39,6 +38,7 @@ from trainlab.outcome import (
 )
 from trainlab.problems import Shapes
 from trainlab.program import Program, program_for
+from trainlab.timing import timed
 from trainlab.trials import Trials
 
 log = logging.getLogger(__name__)
@@ -80,15 +80,6 @@ class GroupPlan:
         if len(self.devices) < 2:
             return None
         return jax.sharding.Mesh(np.array(self.devices), ("trials",))
-
-    @contextlib.contextmanager
-    def timed(self, phase: str):
-        """Add the time the block takes to ``seconds[phase]``."""
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.seconds[phase] += time.perf_counter() - start
 
 
 # --------------------------------------------------------------------------- set-up
@@ -329,14 +320,14 @@ def run(group: GroupPlan, *, progress: bool = True, label: str = "training",
             outcome = concat(outcomes, keep)
             group.seconds["compile"] += outcome.compile_s
             group.seconds["train"] += outcome.run_s
-            with group.timed("files"):
+            with timed(group.seconds, "files"):
                 done, tables = summarize_chunk(program, jobs, outcome, owners)
                 checkpoints = [save.path for save in saves if save is not None]
                 files.submit(write_chunk, program, jobs, outcome, owners, done, tables,
                              checkpoints, then=None if on_chunk is None
                              else functools.partial(on_chunk, jobs, done))
             summaries += done
-        with group.timed("files"):  # the last chunk's, waited for
+        with timed(group.seconds, "files"):  # the last chunk's, waited for
             files.wait()
     return summaries
 

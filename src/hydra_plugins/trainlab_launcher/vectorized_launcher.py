@@ -24,7 +24,6 @@ on a cluster; that is how a sweep outgrows one machine.
 
 # No `from __future__ import annotations` here: Hydra imports plugin modules without
 # registering them in sys.modules, and dataclasses then fail on string annotations.
-import contextlib
 import json
 import logging
 import os
@@ -49,6 +48,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from trainlab import outputs, sweep_lock
 from trainlab.file_queue import FileQueue
+from trainlab.timing import timed
 
 from .job_configs import JobConfigs
 
@@ -232,11 +232,11 @@ class VectorizedLauncher(Launcher):
         self.seconds = {}  # where launch's time went, by phase (logged at its end)
         start = time.perf_counter()
         try:
-            with self._phase("jobs"):
+            with timed(self.seconds, "jobs"):
                 jobs = self._jobs(job_overrides, initial_job_idx)
             outputs.refuse_shared_dirs((job.out_dir, job.overrides) for job in jobs)
             todo = []
-            with self._phase("resume"):
+            with timed(self.seconds, "resume"):
                 for job in jobs:
                     done = (fingerprint.finished_summary(job.out_dir, job.cfg) if self.resume
                             else None)
@@ -255,14 +255,6 @@ class VectorizedLauncher(Launcher):
         log.debug("timing: " + json.dumps({"jobs": len(jobs), **{
             k: round(v, 4) for k, v in self.seconds.items()}}))
         return [job.result for job in jobs]
-
-    @contextlib.contextmanager
-    def _phase(self, name: str):
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
 
     def _run(self, jobs: list[_Job], todo: list[_Job]) -> None:
         """Train the jobs ``todo``, group by group and chunk by chunk, each chunk's files
@@ -285,7 +277,7 @@ class VectorizedLauncher(Launcher):
         owner = {id(p): job for p, job in zip(planned, jobs)}
         unfinished = {id(job) for job in todo}
         try:  # every group's data is loaded and checked before any job starts
-            with self._phase("plan"):
+            with timed(self.seconds, "plan"):
                 groups = plan.plan(
                     planned, chunk_size=self.chunk_size, memory_fraction=self.memory_fraction,
                     devices=jax.devices() if self.shard else jax.devices()[:1])
@@ -305,7 +297,7 @@ class VectorizedLauncher(Launcher):
             advance(sum(j.cfg.seeds for j in chunk))
 
         with FileQueue() as files:
-            with self._phase("start"):
+            with timed(self.seconds, "start"):
                 for job in todo:
                     self._start(job, files)
             with _progress(sum(job.cfg.seeds for job in todo)) as advance:
@@ -315,7 +307,7 @@ class VectorizedLauncher(Launcher):
                 for number, group in enumerate(groups, start=1):
                     start = time.perf_counter()
                     advance.group(number, len(groups), len(plan.chunks(group)))
-                    with self._phase("run"):
+                    with timed(self.seconds, "run"):
                         if self.search is None:
                             plan.run(group, progress=False, on_chunk=finish, on_error=fail,
                                      resume=self.resume, files=files)
@@ -347,7 +339,7 @@ class VectorizedLauncher(Launcher):
         chunks = [(jobs, group.chunk) for group in groups for jobs in plan.chunks(group)]
         if not chunks:  # every job had finished
             return
-        with self._phase("run"):
+        with timed(self.seconds, "run"):
             submitit_chunks.run_chunks(submitit_chunks.make_executor(self.submitit), chunks,
                                        shard=self.shard, on_chunk=finish, on_error=fail)
 
