@@ -165,7 +165,7 @@ def test_the_checks_catch_what_they_look_for(chromium, tmp_path):
     visit = browser.visit(chromium, bad, wait_rendered=False)
     visit.page.wait_for_load_state("load")
     assert visit.remote_requests() == ["http://192.0.2.1/x.png"]
-    assert visit.console_errors()[:1] == ["boom"]
+    assert "boom" in visit.console_errors()  # the blocked image may log its error first
     [empty] = browser.plots(visit.page)
     assert empty["traces"] == 0 and empty["svg"] == 0
     blank = tmp_path / "blank.html"
