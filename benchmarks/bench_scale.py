@@ -1,11 +1,13 @@
 """Sweeps of many tiny jobs: where the time goes as the number of jobs grows (issue 9).
 
-    python benchmarks/bench_scale.py [--jobs 64,256,1024,4096] [--epochs 5] [--html]
+    python benchmarks/bench_scale.py [--jobs 64,256,1024,4096] [--sweepers random,grid]
+                                     [--epochs 5] [--html]
 
-Each sweep is ``train -m`` in a fresh process: a random search over lr of a 2-16-16-2 MLP on
-moons, every job with its own directory and files. The launcher logs where its time went
-(``timing: {...}`` at debug level, shown through hydra.verbose: composing and deriving the
-jobs, the resume check, planning, the .hydra files, compiling, training, writing the
+Each sweep is ``train -m`` in a fresh process: an lr sweep of a 2-16-16-2 MLP on moons, a
+random search (``hydra/sweeper=random``) or a grid of as many log-spaced values (the default
+sweeper, ``grid``), every job with its own directory and files. The launcher logs where its
+time went (``timing: {...}`` at debug level, shown through hydra.verbose: composing and
+deriving the jobs, the resume check, planning, the .hydra files, compiling, training, writing the
 results); the summary callback logs the time of summary.csv. Printed per sweep: wall
 time of the whole command, start-up (imports, Hydra's
 first compose: the wall time outside the launcher and the callback), compile, training, the
@@ -33,9 +35,14 @@ from rich.table import Table
 TRAIN = [sys.executable, "-m", "trainlab.cli"]
 
 
-def sweep(n: int, epochs: int, folder: Path, html: bool) -> dict:
-    args = [*TRAIN, "-m", "hydra/sweeper=random", f"hydra.sweeper.n_trials={n}",
-            "optimizer.lr=tag(log, interval(1e-4, 1))", "data=moons", "model.widths=[16,16]",
+def sweep(n: int, sweeper: str, epochs: int, folder: Path, html: bool) -> dict:
+    if sweeper == "random":
+        space = ["hydra/sweeper=random", f"hydra.sweeper.n_trials={n}",
+                 "optimizer.lr=tag(log, interval(1e-4, 1))"]
+    else:  # Hydra's grammar: a, b, c...
+        space = ["optimizer.lr=" + ",".join(repr(10 ** (-4 + 4 * i / max(n - 1, 1)))
+                                            for i in range(n))]
+    args = [*TRAIN, "-m", *space, "data=moons", "model.widths=[16,16]",
             f"epochs={epochs}", f"hydra.sweep.dir={folder}", "progress=false",
             f"hydra.callbacks.sweep_summary.html={str(html).lower()}",
             "hydra.verbose=[trainlab.sweep_callback,hydra_plugins.trainlab_launcher]"]
@@ -57,24 +64,27 @@ def sweep(n: int, epochs: int, folder: Path, html: bool) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--jobs", default="64,256,1024,4096")
+    parser.add_argument("--sweepers", default="random,grid")
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--html", action="store_true", help="also write report.html")
     args = parser.parse_args()
     console = Console(width=175)
-    table = Table(title=f"bench_scale: random lr sweeps of moons 2-16-16-2, {args.epochs} "
+    table = Table(title=f"bench_scale: lr sweeps of moons 2-16-16-2, {args.epochs} "
                         "epochs a job (seconds; a fresh process each)")
-    for column in ("jobs", "wall", "start-up", "compile", "training", "bookkeeping",
+    for column in ("sweeper", "jobs", "wall", "start-up", "compile", "training", "bookkeeping",
                    "per job ms", "marginal ms", "of which: jobs", "plan", ".hydra", "results",
                    "summary.csv", "peak RSS MB"):
         table.add_column(column, justify="right")
+    runs = [(sweeper, int(n)) for sweeper in args.sweepers.split(",")
+            for n in args.jobs.split(",")]
     previous = None  # (jobs, bookkeeping) of the sweep before
     with tempfile.TemporaryDirectory() as root:
-        for n in [int(x) for x in args.jobs.split(",")]:
-            r = sweep(n, args.epochs, Path(root) / f"sweep{n}", args.html)
+        for sweeper, n in runs:
+            r = sweep(n, sweeper, args.epochs, Path(root) / f"{sweeper}{n}", args.html)
             t = r["launcher"]
             busy = t["launch"] + r["summary"]
             bookkeeping = busy - t["compile"] - t["train"]
-            table.add_row(str(n), f"{r['wall']:.1f}", f"{r['wall'] - busy:.1f}",
+            table.add_row(sweeper, str(n), f"{r['wall']:.1f}", f"{r['wall'] - busy:.1f}",
                           f"{t['compile']:.1f}", f"{t['train']:.1f}", f"{bookkeeping:.2f}",
                           f"{bookkeeping / n * 1e3:.2f}",
                           "" if previous is None or n <= previous[0] else
@@ -82,7 +92,7 @@ def main() -> None:
                           f"{t['jobs']:.2f}", f"{t['plan']:.2f}",
                           f"{t['start']:.2f}", f"{t['files']:.2f}", f"{r['summary']:.2f}",
                           f"{r['rss_mb']:.0f}")
-            console.print(f"{n} jobs: {r['wall']:.1f} s", highlight=False)
+            console.print(f"{sweeper}, {n} jobs: {r['wall']:.1f} s", highlight=False)
             previous = (n, bookkeeping)
     console.print(table)
     console.print("marginal: the bookkeeping a job more costs, from the sweep above it (what "

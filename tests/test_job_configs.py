@@ -72,27 +72,49 @@ SWEEPS = {
 }
 
 
-# name -> sweep, and how many jobs Hydra composes in it (one per shape; all, with a callback)
-SHAPES = {"grid of floats and ints": (6, 1), "choices and values": (12, 2),
-          "random search": (6, 1), "words and bools": (4, 1)}
+# name -> sweep, and how many of its jobs Hydra composes: without a callback on each job (one a
+# shape, none when its values are all the master config needs), and with one (all)
+SHAPES = {"grid of floats and ints": (6, 0), "choices and values": (12, 2),
+          "random search": (6, 0), "words and bools": (4, 0)}
+
+
+def launchers_job_configs():
+    """The JobConfigs class the vectorized launcher uses: Hydra loads plugins as modules of
+    their own, not the ones an import gives."""
+    from hydra.core.plugins import Plugins
+
+    name = "hydra_plugins.trainlab_launcher.vectorized_launcher.VectorizedLauncher"
+    return Plugins.instance().class_name_to_class[name]._jobs.__globals__["JobConfigs"]
 
 
 @pytest.mark.parametrize("name", SWEEPS)
 def test_derived_jobs_equal_hydra_composed_ones(tmp_path, name, monkeypatch):
-    from hydra.core.hydra_config import HydraConfig
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+    from omegaconf import OmegaConf
 
-    # Each job Hydra composes sets its HydraConfig; a derived one does not.
-    composed = []
-    set_config = HydraConfig.set_config
-    monkeypatch.setattr(HydraConfig, "set_config",
-                        lambda self, cfg: composed.append(1) or set_config(self, cfg))
     jobs, shapes = SHAPES[name]
+    hydra_composed = []
+    load = ConfigLoaderImpl.load_sweep_config
+    monkeypatch.setattr(ConfigLoaderImpl, "load_sweep_config",
+                        lambda self, *a, **k: hydra_composed.append(1) or load(self, *a, **k))
     multirun(tmp_path / "derived", *SWEEPS[name])
-    derived_run = len(composed)
+    assert len(hydra_composed) == shapes
+
+    job_configs = launchers_job_configs()
+    compose = job_configs.compose
+
+    def hydras(self, overrides):  # every job as Hydra composes it, and compose's the same
+        config = self.loader.load_sweep_config(self.master, list(overrides))
+        task = OmegaConf.masked_copy(config, [k for k in config if k != "hydra"])
+        ours, ours_task = compose(self, overrides)
+        assert OmegaConf.to_container(ours) == OmegaConf.to_container(config), overrides
+        assert OmegaConf.to_container(ours_task) == OmegaConf.to_container(task), overrides
+        return config, ours_task
+
+    monkeypatch.setattr(job_configs, "compose", hydras)
     multirun(tmp_path / "hydra", *SWEEPS[name],
              f"+hydra.callbacks.every_job._target_={__name__}.EveryJob")
-    # Without a callback on each job, one job a shape is composed, the others derived.
-    assert (derived_run, len(composed) - derived_run) == (shapes, jobs)
+    assert len(hydra_composed) == shapes + jobs + shapes  # compose's own, for its shapes
     derived = sorted(p.parent.parent.relative_to(tmp_path / "derived")
                      for p in (tmp_path / "derived").glob("*/.hydra/hydra.yaml"))
     assert derived, "no job ran"

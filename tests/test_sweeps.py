@@ -158,6 +158,16 @@ def test_a_bad_value_in_one_job_stops_the_sweep_before_anything_runs(tmp_path, c
     assert not [p for p in tmp_path.iterdir() if p.is_dir()]
 
 
+
+def test_the_grid_sweeper_still_checks_every_job_first_for_hydras_launchers(tmp_path):
+    """hydra/sweeper=grid (the default) leaves the check of each job to a launcher that
+    composes them all before running any (the vectorized one); with Hydra's basic launcher,
+    a job that cannot be composed still stops the sweep before the first job trains."""
+    with pytest.raises(SystemExit) as stop:
+        multirun(tmp_path, "model.widths=[8]", "optimizer.lr=0.1,abc", "hydra/launcher=basic")
+    assert stop.value.code != 0
+    assert not list(tmp_path.glob("*/summary.json"))
+
 def test_kill_minus_9_then_resume_loses_and_repeats_nothing(tmp_path):
     lrs = ",".join(str(x) for x in np.round(np.logspace(-3, -1, 8), 6))
     args = [*TRAIN, "-m", f"hydra.sweep.dir={tmp_path}", *TINY, "epochs=12",
