@@ -5,7 +5,9 @@ copies for the job's HydraConfig): about 0.1-0.4 s a job, most of a 1000-job swe
 trials. Jobs of one *shape* - the same override keys in the same order, differing only in plain
 scalar values (``optimizer.lr=0.01``, not a group choice such as ``optimizer=sgd``, nor
 ``+key``, ``~key``, ``key@pkg``, lists or ``hydra.*``) - differ in nothing else. So the first
-job of a shape is composed by Hydra (``Template``), and the others are derived from it:
+job of a shape is composed (``Template``), and the others are derived from it. Composed: from
+the master config (the sweep's, which Hydra composed from every override but the sweeps) when
+the job only adds plain values to the master's overrides, else by Hydra. Derived:
 
 - their typed ``Config``: the template's with the new values (``dataclasses.replace``), each
   read as Hydra's override grammar reads it and converted as OmegaConf converts it to the
