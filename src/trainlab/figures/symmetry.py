@@ -195,5 +195,5 @@ def draw(table: pd.DataFrame, options: dict):
         ax.title.set_fontsize(10)
         bottom.colorbar(image, ax=ax, shrink=0.85, label="weight (first seed)")
     fig.suptitle("The symmetry trap: a layer whose weights start equal stays one unit wide "
-                 "(MNIST-1D, MLP 40-32-32-10, tanh, Adam)", fontsize=14)
+                 f"(MNIST-1D, MLP 40-{width}-{width}-10, tanh, Adam)", fontsize=14)
     return fig
