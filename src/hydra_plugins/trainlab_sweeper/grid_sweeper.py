@@ -2,7 +2,7 @@
 ``key=a,b,c`` overrides, in the same order, in the same batches), less its check of every job.
 
 Before launching a batch, Hydra's basic sweeper composes each of its jobs once, only to catch a
-bad value early: a third of a second a job, 80 s of a 256-job grid of tiny trials that then
+bad value early: a third of a second a job, 88 s of a 256-job grid of tiny trials that then
 trains in one. The vectorized launcher composes and checks every job before running any
 (``composes_before_running``), so with it the batch is not composed twice; with any other
 launcher, the basic sweeper's check stays.
