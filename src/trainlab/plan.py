@@ -123,7 +123,7 @@ def shapes_of(cfg: Config, data: Dataset) -> Shapes:
 def device_data(data: Dataset, dtype: str) -> dict:
     """The arrays the program takes, on the device; the probe is a fixed slice of train.
     Converted by numpy and copied over as they are: ``jnp.asarray(x, dtype)`` would compile a
-    conversion per array (50-150 ms each on a CPU, most of a small sweep's planning)."""
+    conversion per array (50-190 ms each on a 2-core CPU, most of a small sweep's planning)."""
     def on_device(x, as_dtype=None):
         x = np.asarray(x, as_dtype)
         return jax.device_put(x.astype(jax.dtypes.canonicalize_dtype(x.dtype), copy=False))

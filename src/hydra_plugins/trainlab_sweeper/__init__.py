@@ -1,1 +1,2 @@
-"""trainlab's random and quasi-random (Sobol', Halton) sweepers for Hydra."""
+"""trainlab's sweepers for Hydra: grid (the default), random and quasi-random (Sobol', Halton),
+successive halving / Hyperband and PBT."""

@@ -5,7 +5,7 @@ Before launching a batch, Hydra's basic sweeper composes each of its jobs once, 
 bad value early: a third of a second a job, 88 s of a 256-job grid of tiny trials that then
 trains in one. The vectorized launcher composes and checks every job before running any
 (``composes_before_running``), so with it the batch is not composed twice; with any other
-launcher, the basic sweeper's check stays.
+launcher, the basic sweeper's check stays (launcher_checks.py).
 """
 
 # No `from __future__ import annotations` here: Hydra imports plugin modules without
@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper, BasicSweeperConf
 from hydra.core.config_store import ConfigStore
 
+from hydra_plugins.trainlab_sweeper.launcher_checks import ChecksLeftToLauncher
 
-class GridSweeper(BasicSweeper):
-    def validate_batch_is_legal(self, batch) -> None:
-        if not getattr(self.launcher, "composes_before_running", False):
-            super().validate_batch_is_legal(batch)
+
+class GridSweeper(ChecksLeftToLauncher, BasicSweeper):
+    pass
 
 
 @dataclass

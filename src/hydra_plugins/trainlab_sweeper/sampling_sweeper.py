@@ -14,12 +14,13 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
+from hydra_plugins.trainlab_sweeper.launcher_checks import ChecksLeftToLauncher
 from trainlab import search_space
 
 log = logging.getLogger(__name__)
 
 
-class SamplingSweeper(Sweeper):
+class SamplingSweeper(ChecksLeftToLauncher, Sweeper):
     def __init__(self, method: str, n_trials: int, seed: int,
                  max_batch_size: int | None = None,
                  params: dict[str, str] | None = None) -> None:
@@ -84,10 +85,7 @@ class SamplingSweeper(Sweeper):
         returns: list[list[JobReturn]] = []
         for start in range(0, len(trials), size):
             batch = trials[start:start + size]
-            # A launcher that composes every job before running any (the vectorized one)
-            # checks them itself; composing them twice costs 0.1 s a job.
-            if not getattr(self.launcher, "composes_before_running", False):
-                self.validate_batch_is_legal(batch)
+            self.validate_batch_is_legal(batch)  # unless the launcher checks them itself
             results = self.launcher.launch(batch, initial_job_idx=start)
             for result in results:
                 _ = result.return_value  # raises the error of a failed job

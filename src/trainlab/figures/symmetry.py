@@ -169,7 +169,7 @@ def draw(table: pd.DataFrame, options: dict):
                       lw=5 if name in ("zeros", "normal") else 1.8,
                       label=f"{part.label.iloc[0]}, layer {c.split('/')[1]}")
     width = int(curves[curves.init != "width 1"].width.max())
-    ticks = [2**i for i in range(int(np.log2(width)) + 1)]
+    ticks = sorted({2**i for i in range(int(np.log2(width)) + 1)} | {width})  # the width too
     ax_d.set_yscale("log", base=2)
     ax_d.set(ylim=(0.7, width * 1.6), yticks=ticks, yticklabels=[str(t) for t in ticks],
              xlabel="epoch", ylabel=f"distinct hidden units (of {width}; min over seeds)",
