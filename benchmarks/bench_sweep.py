@@ -18,6 +18,7 @@ also shown apart, with GFLOP/s of the run against a measured matmul peak. Noise 
 
     python benchmarks/bench_sweep.py [--trials 64] [--epochs 10] [--quick]
     python benchmarks/bench_sweep.py --chunks   # the measurement behind trial_plan's rule
+    python benchmarks/bench_sweep.py --chunks --workloads tiny --widths 8,16,32,64,128
 """
 
 from __future__ import annotations
@@ -219,10 +220,11 @@ def in_process(trial, lrs: list[float], sample: int, epochs: int, x, y) -> dict 
 
 
 # --------------------------------------------------------------------------- the chunk rule
-def measure_chunks(trials: int, epochs: int, rounds: int, names: str) -> None:
-    """Per-trial time of one workload for several trials per call, rounds interleaved so that
-    the machine's drift hits every width alike; medians shown. What trial_plan.RULES
-    rests on."""
+def measure_chunks(trials: int, epochs: int, rounds: int, names: str,
+                   widths: list[int]) -> None:
+    """Per-trial time of one workload for several trials per call (each call whole: init,
+    every epoch's training and evaluation, the outcome), rounds interleaved so that the
+    machine's drift hits every width alike; medians shown. What trial_plan.RULES rests on."""
     from trainlab import plan, program, trial_plan
     from trainlab.config import compose
     from trainlab.data import load_dataset
@@ -235,6 +237,8 @@ def measure_chunks(trials: int, epochs: int, rounds: int, names: str) -> None:
         "moons": ("moons 2-16-16-2, batch 32", [
             "data=moons", "model.widths=[16,16]", "batch_size=32", "diagnostics=off",
             "train_metrics=running"]),
+        "tiny": ("moons 2-16-16-2, default settings (bench_scale's jobs)", [
+            "data=moons", "model.widths=[16,16]"]),
     }
     console = Console(width=150)
     for key in names.split(","):
@@ -242,7 +246,6 @@ def measure_chunks(trials: int, epochs: int, rounds: int, names: str) -> None:
         cfgs = [compose([*overrides, f"epochs={epochs}", f"optimizer.lr={lr}",
                          "progress=false", "save_params=false"])
                 for lr in np.logspace(-4, -1, trials)]
-        widths = [1, 2, 4, 8, 16, trials]
         widths = sorted({w for w in widths if w <= trials})
         per_trial: dict[int, list[float]] = {w: [] for w in widths}
         compile_s: dict[int, float] = {}
@@ -259,9 +262,10 @@ def measure_chunks(trials: int, epochs: int, rounds: int, names: str) -> None:
         flops = trial_plan.step_flops(cfgs[0], data_shapes)
         table = Table(title=f"{name}: {flops / 1e6:.3g} MFLOP a trial step, {trials} trials, "
                             f"{epochs} epochs, median of {rounds}")
-        for column in ("trials per call", "compile s", "run ms / trial / epoch", "vs 1"):
+        for column in ("trials per call", "compile s", "run ms / trial / epoch",
+                       f"vs {widths[0]}"):
             table.add_column(column, justify="right")
-        one = statistics.median(per_trial[1])
+        one = statistics.median(per_trial[widths[0]])
         for width in widths:
             t = statistics.median(per_trial[width])
             table.add_row(str(width), f"{compile_s[width]:.2f}", f"{t * 1e3:.2f}",
@@ -287,7 +291,9 @@ def main() -> None:
                         help="measure per-trial time by trials per call instead")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of --chunks")
     parser.add_argument("--workloads", default="W,mlp64,moons",
-                        help="--chunks workloads: comma list of W, mlp64, moons")
+                        help="--chunks workloads: comma list of W, mlp64, moons, tiny")
+    parser.add_argument("--widths", default="1,2,4,8,16",
+                        help="--chunks: trials per call to try (and all the trials at once)")
     parser.add_argument("--torch-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.torch_worker:
@@ -302,8 +308,10 @@ def main() -> None:
         # Every compile here is a cold one: not loaded from trainlab's persistent cache.
         jax.config.update("jax_compilation_cache_dir", str(Path(root) / "jax-here"))
         if args.chunks:
-            measure_chunks(min(args.trials, 16), min(args.epochs, 3), args.rounds,
-                           args.workloads)
+            widths = [int(w) for w in args.widths.split(",")]
+            trials = min(args.trials, max(widths))
+            measure_chunks(trials, min(args.epochs, 3), args.rounds, args.workloads,
+                           [*widths, trials])
         else:
             compare(args, Path(root))
 

@@ -4,9 +4,11 @@ A call of k vmapped trials does k times the work of one, and the time it takes i
 one trial's: a small trial leaves the device idle (dispatch, loop and threading overhead), a
 large one fills it. Which k is fastest depends on the device, the model and the batch - a
 rule of thumb fitted on one machine is wrong on the next. So with
-``hydra.launcher.chunk_size=measure`` the chunk is measured: one training epoch of k trials for
-k = 1, 2, 4, ... (each compiled once), the time per trial-epoch of each, and the fastest k is
-kept - stopping once two doublings in a row are slower than the best. The result is cached in
+``hydra.launcher.chunk_size=measure`` the chunk is measured: one epoch of k trials for
+k = 1, 2, 4, ... (each compiled once), the time per trial-epoch of each (training and
+evaluating: a call's evaluation is a fixed cost that more trials share, as its training's
+dispatch is), and the fastest k is kept - stopping once two doublings in a row are slower
+than the best. The result is cached in
 ``cache_dir()/chunks.json`` under the device and the model's size (its static config, epochs
 aside, and the data's shapes), so every later sweep of that size, in any process, reads it
 instead of measuring.
@@ -78,15 +80,19 @@ def epoch_seconds(program, values: dict, seeds, data: dict, k: int) -> float:
     vals = {name: jnp.asarray(np.asarray(v)[take], program.cfg.dtype)
             for name, v in values.items()}
     seeds = jnp.asarray(np.asarray(seeds)[take], jnp.int32)
-    init = program.init.lower(vals, seeds, data).compile()
-    carry = init(vals, seeds, data)
-    train = program.train.lower(vals, seeds, carry, jnp.int32(1), data).compile()
-    carry, running = train(vals, seeds, carry, jnp.int32(1), data)  # warm-up
-    jax.block_until_ready(running)
+    compiled = program.compile(vals, seeds, data)  # kept: the sweep's own calls reuse it
+    carry = compiled.init(vals, seeds, data)
+
+    def epoch(carry, number: int):
+        carry, running = compiled.train(vals, seeds, carry, np.int32(number), data)
+        carry, row = compiled.evaluate(vals, seeds, carry, np.int32(number), running, data)
+        jax.block_until_ready(row["train_loss"])
+        return carry
+
+    carry = epoch(carry, 1)  # warm-up
     epochs, start = 0, time.perf_counter()
     while True:
-        carry, running = train(vals, seeds, carry, jnp.int32(2 + epochs), data)
-        jax.block_until_ready(running)
+        carry = epoch(carry, 2 + epochs)
         epochs += 1
         elapsed = time.perf_counter() - start
         if elapsed >= MIN_SECONDS or epochs >= 50:

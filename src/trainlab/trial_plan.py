@@ -20,19 +20,30 @@ same machine under load, 2026-12-01), ms a trial-epoch:
   trials per call                   1      2      4      8     16     32
   moons 2-16-16-2, b128 (0.27 MF)  0.94   0.51   0.38   0.28   0.33   0.32
 
+and by whole calls (init, every epoch's training and evaluation, the outcome: what a sweep's
+chunk does; ``bench_sweep.py --chunks --workloads tiny,moons --widths 8,16,32,64,128
+--trials 128 --rounds 2``, 3 epochs, cold compile, 2026-12-02), run time per trial relative
+to 8 a call:
+
+  trials per call                   8     16     32     64    128    compile s
+  moons 2-16-16-2, b128 (0.27 MF)  1.00   0.92   0.79   0.72   0.68   8.5-9.0 (flat)
+  moons 2-16-16-2, b32 (0.07 MF)   1.00   0.88   0.73   0.69   0.64   4.5-5.7 (flat)
+
 W's whole 64-trial sweep (``train -m``, 10 epochs, cold compile, 3 interleaved rounds), run
 seconds: 2 a call 13.0, 17.3, 15.9; 4 a call 13.7, 15.6, 16.8; 8 a call 12.1, 13.1, 16.0;
 16 a call 14.2, 16.2, 16.4.
 
 One trial per call is never best on a CPU (XLA hands a lone small matmul to multi-threaded
 Eigen, whose overhead dwarfs it; a batched one runs in one loop), and a call also costs a
-fixed few ms of dispatch and transfers each epoch, which more trials a call share. From 8 a
-call the curves are flat within a few percent for every size measured, while compile keeps
-growing with the width. On a GPU a small MLP's step leaves most of the device idle: as many
-trials as memory allows share a call. Hence, per platform: at least ``fewest`` trials a call,
-more until a call's step does ``step_flops`` of work, at most ``most``. On this CPU that is 8
-for W, the 2.5 MFLOP net and the 0.27 MFLOP one (each within 5% of the fastest measured), and
-22-30 for the 0.07 MFLOP one (tests/test_sweep_plan.py holds the rule to these rows).
+fixed few ms of dispatch and transfers each epoch (evaluation, the outcome), which more
+trials a call share. For W and the 2.5 MFLOP net the curves are flat from 8 a call; the
+tiny nets keep gaining up to 128 a call (a training epoch alone looks flat from 8: the
+evaluations and the outcome are what more trials share), and compile does not grow with
+the chunk. On a GPU a small MLP's step leaves most of the device idle: as many trials as
+memory allows share a call. Hence, per platform: at least ``fewest`` trials a call, more
+until a call's step does ``step_flops`` of work, at most ``most``. On this CPU that is 8 for
+W and the 2.5 MFLOP net, 74 for the 0.27 MFLOP one and 128 for the 0.07 MFLOP one (each
+within 6% of the fastest measured; tests/test_sweep_plan.py holds the rule to these rows).
 ``chunk_size=measure`` measures instead (calibrate.py), cached per device and model size: for
 a new machine, a GPU, or a model unlike these.
 
@@ -61,7 +72,7 @@ class Rule:
     step_flops: float  # the work of one step (all trials of the call) that keeps it busy
 
 
-RULES = {"cpu": Rule(8, 64, 2e6), "gpu": Rule(1, None, 5e10), "tpu": Rule(1, None, 5e10)}
+RULES = {"cpu": Rule(8, 128, 2e7), "gpu": Rule(1, None, 5e10), "tpu": Rule(1, None, 5e10)}
 MOST_MEASURED = 1024  # the largest chunk calibrate.py tries
 
 
