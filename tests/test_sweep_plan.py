@@ -36,7 +36,19 @@ def test_cpu_runs_eight_trials_a_call_and_more_of_tiny_ones():
     assert trial_plan.plan(tiny, MOONS, 64, devices=cpu).chunk == 64  # 128: all 64 at once
     assert trial_plan.plan(tiny, MOONS, 1024, devices=cpu).chunk == 128
     moons_b128 = Shapes("classification", 2, 2, 2, 800, 128)
-    assert trial_plan.plan(tinier, moons_b128, 1024, devices=cpu).chunk == 74
+    assert trial_plan.plan(tinier, moons_b128, 1024, devices=cpu).chunk == 128  # from 74
+
+
+def test_cheap_trials_run_in_calls_of_a_power_of_two_that_other_sweeps_share():
+    cpu, tiny = [FakeDevice("cpu")], compose(["data=moons", "model.widths=[16,16]"])
+    chunks = {n: trial_plan.plan(tiny, MOONS, n, devices=cpu).chunk
+              for n in (5, 8, 9, 20, 30, 33, 100, 129, 1000)}
+    assert chunks == {5: 5, 8: 8, 9: 16, 20: 32, 30: 32, 33: 64, 100: 128, 129: 128,
+                      1000: 128}
+    two = [FakeDevice("cpu", 0), FakeDevice("cpu", 1)]
+    assert trial_plan.plan(tiny, MOONS, 20, devices=two).chunk == 32  # 16 a device
+    big = compose(["model.widths=[256,256]"])  # 8 a call: spread evenly, padding the least
+    assert trial_plan.plan(big, MNIST, 20, devices=cpu).chunk == 7
     assert trial_plan.plan(big, MNIST, 1, devices=cpu).chunk == 1  # a lone job: no padding
     assert trial_plan.plan(big, MNIST, 5, devices=cpu).chunk == 5  # fewer than 8: one call
 
@@ -130,9 +142,9 @@ MEASURED = [
 
 @pytest.mark.parametrize("overrides, shapes, trials, measured", MEASURED,
                          ids=["W", "64", "moons", "moons-b32"])
-def test_the_cpu_rule_picks_a_chunk_within_6_percent_of_the_fastest_measured(
+def test_the_cpu_rule_picks_a_chunk_within_5_percent_of_the_fastest_measured(
         overrides, shapes, trials, measured):
     chunk = trial_plan.plan(compose(overrides), shapes, trials,
                             devices=[FakeDevice("cpu")]).chunk
     assert chunk in measured
-    assert measured[chunk] <= 1.06 * min(measured.values())
+    assert measured[chunk] <= 1.05 * min(measured.values())

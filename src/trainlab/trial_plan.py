@@ -42,8 +42,14 @@ evaluations and the outcome are what more trials share), and compile does not gr
 the chunk. On a GPU a small MLP's step leaves most of the device idle: as many trials as
 memory allows share a call. Hence, per platform: at least ``fewest`` trials a call, more
 until a call's step does ``step_flops`` of work, at most ``most``. On this CPU that is 8 for
-W and the 2.5 MFLOP net, 74 for the 0.27 MFLOP one and 128 for the 0.07 MFLOP one (each
-within 6% of the fastest measured; tests/test_sweep_plan.py holds the rule to these rows).
+W and the 2.5 MFLOP net, and 128 for the tiny ones (each within 5% of the fastest measured;
+tests/test_sweep_plan.py holds the rule to these rows).
+
+A chunk of more than ``fewest`` cheap trials is a power of two (fewer trials: the next power
+of two above them), its last call padded: a padded tiny trial costs ms, a new shape seconds
+of compile (moons 2-16-16-2: 8.5 s cold, 2.5 s loaded from the cache), so sweeps of 20, 30
+or 1000 such jobs share a handful of executables. Where fewer trials a call pay, the calls
+are spread evenly instead (``even``), padding the least.
 ``chunk_size=measure`` measures instead (calibrate.py), cached per device and model size: for
 a new machine, a GPU, or a model unlike these.
 
@@ -70,9 +76,13 @@ class Rule:
     fewest: int  # trials per call (per device)
     most: int | None
     step_flops: float  # the work of one step (all trials of the call) that keeps it busy
+    # More than ``fewest`` a call (cheap trials): a power of two, the last call padded, so
+    # that sweeps of other sizes load the same executables from the compilation cache.
+    powers_of_two: bool = False
 
 
-RULES = {"cpu": Rule(8, 128, 2e7), "gpu": Rule(1, None, 5e10), "tpu": Rule(1, None, 5e10)}
+RULES = {"cpu": Rule(8, 128, 2e7, powers_of_two=True), "gpu": Rule(1, None, 5e10),
+         "tpu": Rule(1, None, 5e10)}
 MOST_MEASURED = 1024  # the largest chunk calibrate.py tries
 
 
@@ -155,15 +165,25 @@ def plan(cfg: Config, shapes: Shapes, n_trials: int, *, chunk_size: int | None =
         rule = RULES.get(platform, RULES["gpu"])
         per_step = step_flops(cfg, shapes)
         chunk = max(rule.fewest, math.ceil(rule.step_flops / per_step))
-        chunk = min(chunk, rule.most or chunk) * n_dev
+        chunk = min(chunk, rule.most or chunk)
+        powers = rule.powers_of_two and chunk > rule.fewest and n_trials > rule.fewest * n_dev
+        chunk = (_power_of_two(chunk) if powers else chunk) * n_dev
         reason = f"auto: {per_step / 1e6:.3g} MFLOP a trial step on {platform}"
     else:
-        chunk = chunk_size or n_trials
+        powers, chunk = False, chunk_size or n_trials
         reason = f"chunk_size={chunk_size}"
     fits = memory_bound(cfg, shapes, memory_fraction, devices)
     if fits < chunk:
-        chunk, reason = fits, f"{reason}, memory bound {fits} trials"
+        powers, chunk, reason = False, fits, f"{reason}, memory bound {fits} trials"
+    if powers:  # no more than the trials need
+        per_device = min(chunk // n_dev, _power_of_two(math.ceil(n_trials / n_dev)))
+        return TrialPlan(per_device * n_dev, devices, f"{reason}, a power of two")
     return TrialPlan(even(chunk, n_trials, n_dev), devices, reason)
+
+
+def _power_of_two(n: int) -> int:
+    """The least power of two >= n."""
+    return 1 << max(n - 1, 0).bit_length()
 
 
 def memory_bound(cfg: Config, shapes: Shapes, memory_fraction: float, devices) -> int:

@@ -167,14 +167,15 @@ class VectorizedLauncher(Launcher):
 
     def _start(self, job: _Job, files: FileQueue) -> None:
         """What Hydra's run_job does before calling the app: the job directory, ``.hydra/``,
-        and the callbacks' on_job_start. A derived job's mark and .hydra files (no callback
-        wants its config) are left to ``files``, written while the sweep compiles."""
+        and the callbacks' on_job_start. A derived job's directory, mark and .hydra files (no
+        callback wants its config) are left to ``files``, made while the sweep compiles, and
+        before its results are written (one thread, in order)."""
         assert self.hydra_context is not None and self.config is not None
-        job.out_dir.mkdir(parents=True, exist_ok=True)
-        outputs.clear_results(job.out_dir)  # another config's results, a killed write's temporaries
         if job.files is not None:
             files.submit(self._write_derived, job)
             return
+        job.out_dir.mkdir(parents=True, exist_ok=True)
+        outputs.clear_results(job.out_dir)  # another config's results, a killed write's temporaries
         sweep_lock.mark_job(self._sweep_dir, job.out_dir)  # one of this sweep's
         HydraConfig.instance().cfg = job.hydra_cfg  # what set_config(job.config) gave
         if job.config.hydra.output_subdir is not None:
@@ -187,6 +188,8 @@ class VectorizedLauncher(Launcher):
                                                   task_function=self.task_function)
 
     def _write_derived(self, job: _Job) -> None:
+        job.out_dir.mkdir(parents=True, exist_ok=True)
+        outputs.clear_results(job.out_dir)
         sweep_lock.mark_job(self._sweep_dir, job.out_dir)  # one of this sweep's
         if self._output_subdir is not None:
             hydra_dir = job.out_dir / str(self._output_subdir)
@@ -300,6 +303,9 @@ class VectorizedLauncher(Launcher):
             with timed(self.seconds, "start"):
                 for job in todo:
                     self._start(job, files)
+                if self.executor == "submitit" or any(group.program.cfg.checkpoint.every
+                                                      for group in groups):
+                    files.wait()  # other processes, or checkpoints, write in the directories
             with _progress(sum(job.cfg.seeds for job in todo)) as advance:
                 if self.executor == "submitit":
                     self._submit(groups, finish, fail)
