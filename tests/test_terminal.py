@@ -20,6 +20,7 @@ import termios
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from rich.console import Console
 
@@ -105,6 +106,18 @@ def test_a_mean_over_seeds_is_the_true_mean_and_formatted():
     assert records.combine_seeds(per_seed[:1])["best_epoch"] == 15  # one seed: an epoch
     assert format_with_std("best_val_acc", 0.5654, 0.0123) == "56.54% ± 1.23%"
     assert format_value("n_params", 12345) == "12,345"
+
+
+def test_one_seeds_summary_is_what_the_mean_over_seeds_would_give():
+    one = {"status": "diverged", "best_epoch": 3, "test_avg_acc": np.float32(0.25)}
+    one |= dict(zip(records.SEED_FIELDS[1:], [0.5, np.float32(0.75), np.nan, np.inf, -np.inf,
+                                               1e-300, 2.0, 3]))
+    alone, twice = records.combine_seeds([one]), records.combine_seeds([one, one])
+    expected = {k: v for k, v in twice.items() if not k.endswith("_std") and k != "n_diverged"}
+    expected["best_epoch"] = int(expected["best_epoch"])
+    assert list(alone) == list(expected)
+    assert all(type(alone[k]) is type(v) for k, v in expected.items())
+    np.testing.assert_equal(alone, expected)  # nan == nan here
     assert format_value("test_loss", float("nan")) == "-"
 
 

@@ -186,6 +186,15 @@ def combine_seeds(per_seed: list[dict]) -> dict:
     statuses = [s["status"] for s in per_seed]
     status = next((s for s in ("diverged", "stopped_early") if s in statuses), "ok")
     summary: dict[str, Any] = {"status": status}
+    if len(per_seed) == 1:  # a mean of one number is that number: a sweep's thousands of jobs
+        (one,) = per_seed
+        for field in SEED_FIELDS:
+            value = float(one[field])
+            summary[field] = value if math.isfinite(value) else math.nan
+        summary |= {k: float(v) for k, v in sorted(one.items())
+                    if k not in summary and isinstance(v, float)}  # e.g. test_avg_acc
+        summary["best_epoch"] = int(summary["best_epoch"])
+        return summary
     for field in SEED_FIELDS:
         values = np.array([s[field] for s in per_seed], dtype=float)
         finite = values[np.isfinite(values)]
