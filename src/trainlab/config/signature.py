@@ -8,6 +8,7 @@ signature that decides the compiled code, and trials of one signature share one 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from typing import Any
 
@@ -56,14 +57,12 @@ def with_values(cfg, values: dict[str, Any]):
     return dataclasses.replace(cfg, **changes)
 
 
-_FIELD_NAMES: dict[type, tuple[str, ...] | None] = {}  # None: not a dataclass
-
-
+@functools.cache
 def _field_names(kind: type) -> tuple[str, ...] | None:
-    if kind not in _FIELD_NAMES:
-        _FIELD_NAMES[kind] = (tuple(f.name for f in dataclasses.fields(kind))
-                              if dataclasses.is_dataclass(kind) else None)
-    return _FIELD_NAMES[kind]
+    """The field names of a dataclass, None for any other type."""
+    if not dataclasses.is_dataclass(kind):
+        return None
+    return tuple(f.name for f in dataclasses.fields(kind))
 
 
 def as_dict(node: Any) -> Any:
